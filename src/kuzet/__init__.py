@@ -1,0 +1,3 @@
+"""Kuzet: electronic monitoring and probation platform."""
+
+__version__ = "0.1.0"

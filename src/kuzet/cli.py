@@ -1,0 +1,101 @@
+"""The ``kuzet`` command line: one entry point for operators and for development.
+
+Capabilities add their commands through ``register(app)`` functions listed in ``COMMAND_MODULES``; every
+command calls the same service functions as the API.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+from kuzet.settings import get_settings
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help="Kuzet electronic monitoring platform.")
+console = Console()
+err = Console(stderr=True)
+
+
+@app.command()
+def migrate(revision: str = typer.Argument("head", help="Target revision")) -> None:
+    """Create or upgrade the database schema."""
+    from kuzet.store.migrate import upgrade
+
+    settings = get_settings()
+    upgrade(settings.database_url, revision)
+    console.print(f"[green]database at {revision}[/]")
+
+
+@app.command("import")
+def import_(
+    bundle: Path = typer.Argument(..., help="Exchange-format bundle directory"),
+    region: str = typer.Option("IMPORT", help="Region code the subjects are registered under"),
+) -> None:
+    """Import an exchange-format bundle (scenario.json, reports.ndjson, alerts.ndjson)."""
+    from kuzet.exchange import BundleError, read_bundle
+    from kuzet.exchange.store_io import import_bundle
+    from kuzet.store.context import sessions_for
+    from kuzet.store.db import transaction
+
+    try:
+        data = read_bundle(bundle)
+    except BundleError as exc:
+        err.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(2) from None
+    try:
+        with transaction(sessions_for(get_settings().database_url)) as session:
+            counts = import_bundle(session, data, region_code=region)
+    except ValueError as exc:
+        err.print(f"[red]error:[/] {bundle}: {exc}")
+        raise typer.Exit(2) from None
+    console.print(f"imported {counts['subjects']} subjects, {counts['reports']} reports, {counts['alerts']} alerts")
+
+
+@app.command()
+def export(
+    directory: Path = typer.Argument(..., help="Directory to write the bundle into"),
+    subject: list[str] = typer.Option(None, help="Only these subject codes (repeatable)"),
+) -> None:
+    """Export the store (or some subjects) as an exchange-format bundle."""
+    from kuzet.exchange import write_bundle
+    from kuzet.exchange.store_io import export_bundle
+    from kuzet.store.context import sessions_for
+    from kuzet.store.db import transaction
+
+    with transaction(sessions_for(get_settings().database_url)) as session:
+        data = export_bundle(session, person_codes=subject or None)
+    write_bundle(directory, data)
+    console.print(f"wrote {len(data.plan.subjects)} subjects, {len(data.reports)} reports, "
+                  f"{len(data.alerts)} alerts to {directory}")
+
+
+@app.command()
+def serve(
+    host: str = typer.Option(None, help="Address to listen on (default from settings)"),
+    port: int = typer.Option(None, help="Port (default from settings)"),
+) -> None:
+    """Run the web application and API."""
+    import uvicorn
+
+    from kuzet.web.app import create_app
+
+    settings = get_settings()
+    uvicorn.run(create_app(settings), host=host or settings.host, port=port or settings.port, log_level="info")
+
+
+COMMAND_MODULES: tuple[str, ...] = ()
+
+for _name in COMMAND_MODULES:
+    importlib.import_module(_name).register(app)
+
+
+def main() -> None:  # pragma: no cover - console entry
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(app())
