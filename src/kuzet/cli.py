@@ -21,7 +21,7 @@ err = Console(stderr=True)
 
 
 @app.command()
-def migrate(revision: str = typer.Argument("head", help="Target revision")) -> None:
+def migrate(revision: str = typer.Argument("heads", help="Target revision")) -> None:
     """Create or upgrade the database schema."""
     from kuzet.store.migrate import upgrade
 

@@ -56,7 +56,7 @@ class AlertEpisode:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> AlertEpisode:
         try:
-            atype = AlertType(data.get("type"))
+            atype = AlertType(str(data.get("type")))
         except ValueError:
             raise DomainError(f"unknown alert type {data.get('type')!r}", field="type") from None
         try:

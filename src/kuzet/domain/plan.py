@@ -53,7 +53,7 @@ class Zone:
         if not isinstance(zid, str) or not zid:
             raise DomainError("must be a non-empty string", field="id")
         try:
-            kind = ZoneKind(data.get("kind"))
+            kind = ZoneKind(str(data.get("kind")))
         except ValueError:
             raise DomainError(f"unknown zone kind {data.get('kind')!r} (inclusion or exclusion)",
                               field="kind") from None
@@ -135,7 +135,7 @@ class Subject:
         if not isinstance(sid, str) or not sid:
             raise DomainError("must be a non-empty string", field="id")
         try:
-            category = Category(data.get("category"))
+            category = Category(str(data.get("category")))
         except ValueError:
             raise DomainError(
                 f"unknown category {data.get('category')!r} "

@@ -105,8 +105,8 @@ def import_bundle(session: Session, bundle: Bundle, *, region_code: str = "IMPOR
     stored = store_reports(session, [report_to_record(r, device_owner.get(r.device), line=n)
                                      for n, r in bundle.reports])
     for alert in bundle.alerts:
-        person = people.get(alert.subject)
-        save_alert(session, alert, person.id if person else None, region.id)
+        owner = people.get(alert.subject)
+        save_alert(session, alert, owner.id if owner else None, region.id)
     return {"subjects": len(plan.subjects), "reports": stored, "alerts": len(bundle.alerts)}
 
 

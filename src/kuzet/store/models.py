@@ -42,7 +42,8 @@ def utcnow() -> datetime:
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
-    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSONType(), list[Any]: JSONType()}
+    type_annotation_map = {  # noqa: RUF012 - SQLAlchemy reads this class attribute
+        datetime: UTCDateTime(), dict[str, Any]: JSONType(), list[Any]: JSONType()}
 
 
 # -- organisation ------------------------------------------------------------------------------------
