@@ -89,7 +89,9 @@ def serve(
     uvicorn.run(create_app(settings), host=host or settings.host, port=port or settings.port, log_level="info")
 
 
-COMMAND_MODULES: tuple[str, ...] = ()
+COMMAND_MODULES: tuple[str, ...] = (
+    "kuzet.simulator.cli",
+)
 
 for _name in COMMAND_MODULES:
     importlib.import_module(_name).register(app)

@@ -1,0 +1,41 @@
+"""``kuzet simulate``: write a simulated region as a bundle, or drive the live gateway with it."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+console = Console()
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def simulate(
+        out: Path = typer.Option(None, help="Write an exchange-format bundle (with truth.ndjson) here"),
+        wearers: int = typer.Option(30, min=1, help="People under supervision"),
+        hours: float = typer.Option(24.0, min=0.1, help="Simulated span in hours"),
+        seed: int = typer.Option(1, help="Random seed: the same seed gives the same region"),
+        start: str = typer.Option(None, help="Start of the simulated span (RFC 3339, default: now - hours)"),
+        live: bool = typer.Option(False, help="Send the reports to the running gateway over the real protocols"),
+        speed: float = typer.Option(1.0, min=0.1, help="Live mode: simulated seconds per wall-clock second"),
+    ) -> None:
+        """Simulate people under supervision in Almaty, Astana and Shymkent."""
+        from kuzet.domain.timeutil import parse_utc
+
+        begin = parse_utc(start) if start else datetime.now(UTC).replace(microsecond=0) - timedelta(hours=hours)
+        if live:
+            from .live import run_live_blocking
+
+            run_live_blocking(seed=seed, wearers=wearers, hours=hours, speed=speed)
+            return
+        if out is None:
+            raise typer.BadParameter("give --out DIR for a bundle, or --live")
+        from .bundle import generate, write
+
+        bundle = generate(seed, wearers, begin, hours)
+        write(out, bundle)
+        console.print(f"wrote {len(bundle.plan.subjects)} subjects, {len(bundle.reports)} reports and "
+                      f"{len(bundle.truth)} true episodes to {out}")
