@@ -6,8 +6,8 @@ import math
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from kuzet.domain.geometry import LocalProjection, haversine_m
 from kuzet.domain.enums import ZoneKind
+from kuzet.domain.geometry import LocalProjection, haversine_m
 
 from .world import TIMEZONE, LonLat, SimPerson, offset
 
