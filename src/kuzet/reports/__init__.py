@@ -1,0 +1,1 @@
+"""Reports and analytics: dashboards, cost against prison, and court evidence packs."""
