@@ -1,0 +1,1 @@
+"""The device fleet: catalogue, stock, fitting, health, leasing and stock forecasts (issue 9)."""
