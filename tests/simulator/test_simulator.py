@@ -66,3 +66,24 @@ def test_curfew_truth_starts_inside_a_curfew_window(bundle) -> None:  # type: ig
     for e in curfews:
         schedule = zones[(e.subject, e.target)].schedule
         assert schedule is not None and schedule.is_active(e.start)
+
+
+def test_a_seeded_region_exports_the_same_rules_the_simulator_uses(sqlite_sessions) -> None:  # type: ignore[no-untyped-def]
+    import random
+
+    from kuzet.exchange.store_io import export_bundle
+    from kuzet.simulator.seed import seed_people, seed_regions
+    from kuzet.simulator.world import build_world, plan_of
+
+    people = build_world(random.Random(5), 9, START, 2)
+    with sqlite_sessions() as session, session.begin():
+        secrets = seed_people(session, people, seed_regions(session), fitted_at=START)
+    with sqlite_sessions() as session:
+        exported = export_bundle(session).plan
+    expected = plan_of(people)
+    assert [s.id for s in exported.subjects] == [s.id for s in expected.subjects]
+    for got, want in zip(exported.subjects, expected.subjects, strict=True):
+        assert [z.to_json() for z in got.zones] == [z.to_json() for z in want.zones]
+        assert got.protected_persons == want.protected_persons
+        assert [d.id for d in got.devices] == [d.id for d in want.devices]
+    assert set(secrets) == {p.device for p in people if p.protocol == "kuzet"}
