@@ -151,7 +151,7 @@ def test_fitting_needs_the_whole_checklist_and_both_signatures(sqlite_sessions: 
         store(s, [report("KZ-1", T0 + timedelta(minutes=58))])
         full = checklist_of(s, "gps_bracelet")
         at = T0 + timedelta(hours=1)
-        with pytest.raises(FittingRefused, match="checklist incomplete.*charging explained"):
+        with pytest.raises(FittingRefused, match=r"checklist incomplete.*charging explained"):
             fit_device(s, OFFICER, serial="KZ-1", person_id=p.id, at=at,
                        form=FittingForm({**full, "charging explained": False}, "A. Officer", True))
         with pytest.raises(FittingRefused, match="not on the gps_bracelet fitting checklist: paint it"):
@@ -209,7 +209,7 @@ def test_fitting_from_another_units_stock_or_a_second_bracelet_is_refused(
         stock_device(s, "KZ-1", u1, at=T0)
         stock_device(s, "KZ-2", u1, at=T0)
         stock_device(s, "KZ-3", u2, at=T0)
-        with pytest.raises(FittingRefused, match="KZ-3 is in stock at unit ALA-02 .* move the device first"):
+        with pytest.raises(FittingRefused, match=r"KZ-3 is in stock at unit ALA-02 .* move the device first"):
             fitted(s, "KZ-3", p, T0 + timedelta(hours=1))
         fitted(s, "KZ-1", p, T0 + timedelta(hours=1))
         with pytest.raises(FittingRefused, match="S-0001 already wears gps_bracelet KZ-1"):

@@ -362,7 +362,7 @@ def fit_device(session: Session, actor: Actor, *, serial: str, person_id: int, f
     if not form.officer_name.strip():
         raise FittingRefused("the fitting record must be signed by the fitting officer", field="officer_name")
     if not form.wearer_acknowledged:
-        raise FittingRefused(f"person {person.code} has not acknowledged the fitting record", 
+        raise FittingRefused(f"person {person.code} has not acknowledged the fitting record",
                              field="wearer_acknowledged")
     test = judge_test_report(find_test_report(session, serial, when, form.test_report_id), procedure)
     if not test.ok:
