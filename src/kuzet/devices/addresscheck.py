@@ -96,7 +96,9 @@ def _fixes(session: Session, serial: str, start: datetime, end: datetime) -> lis
                DeviceReportRecord.time <= end, DeviceReportRecord.lat.is_not(None))
         .order_by(DeviceReportRecord.time)
     ).all()
-    return [Fix(t, lat, lon, acc if acc is not None else USABLE_ACCURACY_M * 2) for t, lat, lon, acc in rows]
+    # A fix without a stated accuracy is treated as too coarse to decide anything.
+    return [Fix(t, lat, lon, acc if acc is not None else USABLE_ACCURACY_M * 2)
+            for t, lat, lon, acc in rows if lat is not None and lon is not None]
 
 
 def _other_homes(session: Session, person: Person, fixes: Sequence[Fix], radius_m: float) -> tuple[str, ...]:
@@ -110,6 +112,8 @@ def _other_homes(session: Session, person: Person, fixes: Sequence[Fix], radius_
     ).all()
     found = []
     for code, lat, lon in others:
+        if lat is None or lon is None:
+            continue
         near = sum(1 for f in usable if haversine_m(f.lon, f.lat, lon, lat) <= radius_m + f.accuracy_m)
         if near >= MIN_FIXES_AT_HOME:
             found.append(code)
