@@ -81,7 +81,8 @@ def test_a_wearer_who_does_not_charge_is_a_habit_not_a_device_fault() -> None:
     assert not health.faulty
 
 
-def _edit(samples: list[HealthSample], every: int, change: Callable[[HealthSample], HealthSample]) -> list[HealthSample]:
+def _edit(samples: list[HealthSample], every: int,
+          change: Callable[[HealthSample], HealthSample]) -> list[HealthSample]:
     return [change(s) if i % every == 0 and i else s for i, s in enumerate(samples)]
 
 

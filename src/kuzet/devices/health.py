@@ -13,6 +13,7 @@ Must never: change a device's state or raise alerts; it only reports.
 
 from __future__ import annotations
 
+import itertools
 import statistics
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -207,7 +208,7 @@ def assess_health(samples: Sequence[HealthSample], *, serial: str, type_code: st
 
     # Communication: did the reports arrive, regularly and on time?
     times = [window_start, *(r.time for r in rows), window_end]
-    gaps = [(b - a).total_seconds() for a, b in zip(times, times[1:], strict=False)]
+    gaps = [(b - a).total_seconds() for a, b in itertools.pairwise(times)]
     longest_gap_h = max(gaps) / 3600 if gaps else None
     delivery = min(len(rows) / expected, 1.0) if rows else 0.0
     late = [r for r in rows if r.received - r.time > LATE_UPLOAD]
@@ -225,7 +226,7 @@ def assess_health(samples: Sequence[HealthSample], *, serial: str, type_code: st
     med_gsm = statistics.median(gsm) if gsm else None
 
     jumps = 0
-    for a, b in zip(fixes, fixes[1:], strict=False):
+    for a, b in itertools.pairwise(fixes):
         hours = (b.time - a.time).total_seconds() / 3600
         if hours <= 0:
             continue
@@ -246,7 +247,7 @@ def assess_health(samples: Sequence[HealthSample], *, serial: str, type_code: st
             charge_starts.append(r.time)
         previous = now_charging and "charging_stop" not in r.events
     marks = [window_start, *charge_starts, window_end]
-    longest_dry_h = max((b - a).total_seconds() for a, b in zip(marks, marks[1:], strict=False)) / 3600
+    longest_dry_h = max((b - a).total_seconds() for a, b in itertools.pairwise(marks)) / 3600
     tz = ZoneInfo(timezone)
     usual_hour = Counter(t.astimezone(tz).hour for t in charge_starts).most_common(1)[0][0] if charge_starts else None
 
