@@ -1,0 +1,259 @@
+"""The embedded journal: one SQLite file beside the store, written with group commit.
+
+Appends from every device connection are queued to one writer thread, which writes all that is waiting in
+one transaction and one fsync (``synchronous=FULL`` in WAL mode), then wakes every waiting ``append``. Under
+load a transaction carries hundreds of frames, so the fsync cost is shared; when idle an append waits for
+one commit only. Readers (monitors, in this process or another) read committed rows by offset.
+
+It must never acknowledge (return from ``append``) before the commit that holds the record, and never delete
+a row that no checkpoint has confirmed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import queue
+import sqlite3
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from kuzet.domain.reports import DeviceReport
+
+from .base import DEFAULT_PARTITIONS, JournalEntry, JournalUnavailable, decode_report, encode_report, partition_of
+
+STREAM = "embedded"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS journal (
+    "offset" INTEGER PRIMARY KEY,
+    partition INTEGER NOT NULL,
+    device TEXT NOT NULL,
+    protocol TEXT NOT NULL,
+    body BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS journal_confirmed (
+    name TEXT PRIMARY KEY,
+    "offset" INTEGER NOT NULL
+);
+"""
+
+
+def _connect(path: str, *, readonly: bool = False) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
+    conn.execute("PRAGMA journal_mode=WAL")
+    # FULL: the WAL is fsynced at every commit, so a committed (acknowledged) record survives power loss.
+    conn.execute("PRAGMA synchronous=FULL")
+    conn.execute("PRAGMA busy_timeout=30000")
+    if readonly:
+        conn.execute("PRAGMA query_only=ON")
+    return conn
+
+
+@dataclass
+class _Batch:
+    rows: list[tuple[int, str, str, bytes]]
+    done: asyncio.Future[None]
+    loop: asyncio.AbstractEventLoop
+
+
+@dataclass
+class GroupCommitStats:
+    commits: int = 0
+    records: int = 0
+    largest: int = 0
+    waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = field(default_factory=list)
+
+
+class EmbeddedJournal:
+    """A durable journal in one SQLite file (``var/journal.db`` by default)."""
+
+    def __init__(self, path: str | Path, *, partitions: int = DEFAULT_PARTITIONS,
+                 max_backlog: int = 5_000_000, release_every_s: float = 5.0) -> None:
+        self.path = str(path)
+        self.partitions = partitions
+        self.max_backlog = max_backlog
+        self.release_every_s = release_every_s
+        self.stats = GroupCommitStats()
+        self._queue: queue.SimpleQueue[_Batch | None] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._head = 0
+        self._confirmed: dict[str, int] = {}
+        self._lock = threading.Lock()
+        self._failure: Exception | None = None
+
+    # -- lifecycle ---------------------------------------------------------------------------------
+    async def start(self) -> None:
+        if self._thread is not None:
+            return
+        Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        conn = _connect(self.path)
+        conn.executescript(_SCHEMA)
+        self._head = conn.execute('SELECT COALESCE(MAX("offset"), 0) FROM journal').fetchone()[0]
+        self._confirmed = dict(conn.execute('SELECT name, "offset" FROM journal_confirmed').fetchall())
+        self._thread = threading.Thread(target=self._writer, args=(conn,), name="journal-writer", daemon=True)
+        self._thread.start()
+
+    async def close(self) -> None:
+        if self._thread is None:
+            return
+        self._queue.put(None)
+        await asyncio.to_thread(self._thread.join)
+        self._thread = None
+
+    # -- writing -------------------------------------------------------------------------------------
+    @property
+    def backlog(self) -> int:
+        """Records appended but not yet confirmed by every reader that has confirmed anything."""
+        low = min(self._confirmed.values(), default=0)
+        return self._head - low
+
+    async def append(self, reports: Sequence[DeviceReport], *, protocol: str) -> None:
+        if not reports:
+            return
+        if self._thread is None:
+            raise JournalUnavailable("the embedded journal is not started")
+        if self.backlog > self.max_backlog:
+            raise JournalUnavailable(f"journal backlog {self.backlog} exceeds {self.max_backlog}: "
+                                     "the monitor is not keeping up (is the store down?)")
+        rows = [(partition_of(r.device, self.partitions), r.device, protocol, encode_report(r)) for r in reports]
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[None] = loop.create_future()
+        self._queue.put(_Batch(rows, done, loop))
+        await done
+
+    def _writer(self, conn: sqlite3.Connection) -> None:
+        last_release = time.monotonic()
+        running = True
+        while running:
+            first = self._queue.get()
+            if first is None:
+                break
+            batches = [first]
+            while True:
+                try:
+                    nxt = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if nxt is None:
+                    running = False
+                    break
+                batches.append(nxt)
+            rows = [row for b in batches for row in b.rows]
+            error: Exception | None = None
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                conn.executemany("INSERT INTO journal (partition, device, protocol, body) VALUES (?, ?, ?, ?)",
+                                 rows)
+                head = conn.execute('SELECT MAX("offset") FROM journal').fetchone()[0]
+                conn.execute("COMMIT")
+                self._head = head
+                self.stats.commits += 1
+                self.stats.records += len(rows)
+                self.stats.largest = max(self.stats.largest, len(rows))
+            except sqlite3.Error as exc:
+                with contextlib.suppress(sqlite3.Error):
+                    conn.execute("ROLLBACK")
+                error = JournalUnavailable(f"embedded journal {self.path}: {exc}")
+            for b in batches:
+                b.loop.call_soon_threadsafe(_settle, b.done, error)
+            if error is None:
+                with self._lock:
+                    waiters = list(self.stats.waiters)
+                for loop, event in waiters:
+                    loop.call_soon_threadsafe(event.set)
+            if time.monotonic() - last_release > self.release_every_s:
+                last_release = time.monotonic()
+                self._release(conn)
+        self._release(conn)
+        conn.close()
+
+    def _release(self, conn: sqlite3.Connection) -> None:
+        """Delete rows that every known reader has checkpointed (in chunks, so appends are not held up)."""
+        if not self._confirmed:
+            return
+        low = min(self._confirmed.values())
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            conn.executemany('INSERT INTO journal_confirmed (name, "offset") VALUES (?, ?) '
+                             'ON CONFLICT(name) DO UPDATE SET "offset" = excluded."offset"',
+                             list(self._confirmed.items()))
+            conn.execute('DELETE FROM journal WHERE "offset" <= ?', (low,))
+            conn.execute("COMMIT")
+        except sqlite3.Error:
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
+
+    # -- reading -------------------------------------------------------------------------------------
+    async def reader(self, name: str, partitions: Sequence[int] | None,
+                     start_after: Mapping[str, int]) -> EmbeddedReader:
+        if self._thread is None:
+            await self.start()
+        reader = EmbeddedReader(self, name, partitions, start_after.get(STREAM, 0))
+        with self._lock:
+            self.stats.waiters.append((asyncio.get_running_loop(), reader.wakeup))
+        self._confirmed.setdefault(name, start_after.get(STREAM, 0))
+        return reader
+
+    def _confirm(self, name: str, offset: int) -> None:
+        self._confirmed[name] = max(offset, self._confirmed.get(name, 0))
+
+    def _forget(self, reader: EmbeddedReader) -> None:
+        with self._lock:
+            self.stats.waiters = [w for w in self.stats.waiters if w[1] is not reader.wakeup]
+
+
+def _settle(done: asyncio.Future[None], error: Exception | None) -> None:
+    if done.done():
+        return
+    if error is None:
+        done.set_result(None)
+    else:
+        done.set_exception(error)
+
+
+class EmbeddedReader:
+    """Reads committed journal rows after an offset (also from another process: it polls when not woken)."""
+
+    def __init__(self, journal: EmbeddedJournal, name: str, partitions: Sequence[int] | None, after: int) -> None:
+        self.journal = journal
+        self.name = name
+        self.partitions = None if partitions is None else sorted(set(partitions))
+        self.position = after
+        self.wakeup = asyncio.Event()
+        self._conn = _connect(journal.path, readonly=True)
+
+    def _read(self, limit: int) -> list[tuple[int, str, bytes]]:
+        if self.partitions is None or len(self.partitions) == self.journal.partitions:
+            sql = 'SELECT "offset", protocol, body FROM journal WHERE "offset" > ? ORDER BY "offset" LIMIT ?'
+            return self._conn.execute(sql, (self.position, limit)).fetchall()
+        marks = ",".join("?" * len(self.partitions))
+        sql = (f'SELECT "offset", protocol, body FROM journal WHERE "offset" > ? AND partition IN ({marks}) '
+               'ORDER BY "offset" LIMIT ?')
+        return self._conn.execute(sql, (self.position, *self.partitions, limit)).fetchall()
+
+    async def fetch(self, max_entries: int, wait_s: float) -> list[JournalEntry]:
+        deadline = time.monotonic() + wait_s
+        while True:
+            self.wakeup.clear()
+            rows = await asyncio.to_thread(self._read, max_entries)
+            if rows:
+                self.position = rows[-1][0]
+                return [JournalEntry(STREAM, off, proto, decode_report(body)) for off, proto, body in rows]
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return []
+            with contextlib.suppress(TimeoutError):
+                # Woken by a commit in this process; polls for writers in other processes.
+                await asyncio.wait_for(self.wakeup.wait(), timeout=min(remaining, 0.05))
+
+    async def confirm(self, offsets: Mapping[str, int]) -> None:
+        if STREAM in offsets:
+            self.journal._confirm(self.name, offsets[STREAM])
+
+    async def close(self) -> None:
+        self.journal._forget(self)
+        self._conn.close()

@@ -1,0 +1,154 @@
+"""The journals: durable before acknowledgement, per-device order, readers resume after their checkpoint."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from kuzet.domain.enums import Source
+from kuzet.domain.reports import DeviceReport
+from kuzet.journal.base import JournalUnavailable, partition_of
+from kuzet.journal.embedded import STREAM, EmbeddedJournal
+from kuzet.journal.nats import NatsJournal, stream_key
+
+T0 = datetime(2026, 11, 2, 17, 0, tzinfo=UTC)
+
+
+def report(device: str, seq: int) -> DeviceReport:
+    at = T0 + timedelta(seconds=15 * seq)
+    return DeviceReport(device=device, time=at, received=at + timedelta(seconds=1), seq=seq, lat=43.2, lon=76.9,
+                        accuracy_m=8.0, source=Source.GPS, raw=b"\x00\x01frame")
+
+
+async def drain(reader, expected: int) -> list:  # type: ignore[no-untyped-def]
+    out: list = []
+    empty = 0
+    for _ in range(200):
+        got = await reader.fetch(5000, 0.05)
+        out += got
+        empty = 0 if got else empty + 1
+        if len(out) >= expected or (out and empty >= 3):
+            break
+    return out
+
+
+async def test_concurrent_appends_share_commits_and_keep_each_devices_order(tmp_path: Path) -> None:
+    journal = EmbeddedJournal(tmp_path / "journal.db")
+    await journal.start()
+
+    async def device(n: int) -> None:
+        for seq in range(20):
+            await journal.append([report(f"dev-{n}", seq)], protocol="osmand")
+
+    await asyncio.gather(*(device(n) for n in range(100)))
+    assert journal.stats.records == 2000
+    assert journal.stats.commits < 2000  # group commit: many connections, fewer transactions
+    reader = await journal.reader("monitor", None, {})
+    entries = await drain(reader, 2000)
+    assert len(entries) == 2000
+    for n in range(100):
+        seqs = [e.report.seq for e in entries if e.report.device == f"dev-{n}"]
+        assert seqs == list(range(20))
+    assert entries[0].report.raw == b"\x00\x01frame"
+    await reader.close()
+    await journal.close()
+
+
+async def test_a_reader_starts_after_its_checkpoint_and_sees_only_its_partitions(tmp_path: Path) -> None:
+    journal = EmbeddedJournal(tmp_path / "journal.db", partitions=4)
+    await journal.start()
+    await journal.append([report(f"dev-{n}", 1) for n in range(40)], protocol="kuzet")
+    first = await drain(await journal.reader("all", None, {}), 40)
+    middle = first[19].offset
+    rest = await drain(await journal.reader("again", None, {STREAM: middle}), 21)
+    assert [e.offset for e in rest] == [e.offset for e in first[20:]]
+    mine = await drain(await journal.reader("p1", [1], {}), 40)
+    assert mine and all(partition_of(e.report.device, 4) == 1 for e in mine)
+    await journal.close()
+
+
+_WRITER = """
+import asyncio, sys
+from datetime import UTC, datetime, timedelta
+from kuzet.domain.reports import DeviceReport
+from kuzet.journal.embedded import EmbeddedJournal
+
+async def main():
+    journal = EmbeddedJournal(sys.argv[1])
+    await journal.start()
+    t0 = datetime(2026, 11, 2, tzinfo=UTC)
+    n = 0
+    while True:
+        await journal.append([DeviceReport(device="d1", time=t0 + timedelta(seconds=n), received=t0, seq=n)],
+                             protocol="kuzet")
+        print(n, flush=True)
+        n += 1
+
+asyncio.run(main())
+"""
+
+
+async def test_every_acknowledged_append_survives_kill_9(tmp_path: Path) -> None:
+    path = tmp_path / "journal.db"
+    proc = subprocess.Popen([sys.executable, "-c", _WRITER, str(path)], stdout=subprocess.PIPE, text=True)
+    acknowledged = -1
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        acknowledged = int(line)
+        if acknowledged >= 300:
+            break
+    proc.kill()
+    proc.wait()
+    journal = EmbeddedJournal(path)
+    await journal.start()
+    entries = await drain(await journal.reader("check", None, {}), acknowledged + 1)
+    seqs = [e.report.seq for e in entries]
+    assert seqs[: acknowledged + 1] == list(range(acknowledged + 1))
+    await journal.close()
+
+
+async def test_a_full_journal_refuses_rather_than_acknowledges(tmp_path: Path) -> None:
+    journal = EmbeddedJournal(tmp_path / "journal.db", max_backlog=10)
+    await journal.start()
+    reader = await journal.reader("slow-monitor", None, {})
+    await journal.append([report("d", n) for n in range(11)], protocol="kuzet")
+    with pytest.raises(JournalUnavailable, match="backlog"):
+        await journal.append([report("d", 12)], protocol="kuzet")
+    await reader.confirm({STREAM: 11})
+    await journal.append([report("d", 12)], protocol="kuzet")
+    await journal.close()
+
+
+@pytest.mark.nats
+async def test_nats_journal_keeps_device_order_per_partition_and_drops_resent_frames() -> None:
+    journal = NatsJournal("nats://127.0.0.1:4222", stream=f"KZT_TEST_{uuid.uuid4().hex[:8].upper()}", partitions=2)
+    await journal.start()
+    try:
+        for seq in range(5):
+            await journal.append([report("dev-a", seq), report("dev-b", seq)], protocol="teltonika")
+        await journal.append([report("dev-a", 4)], protocol="teltonika")  # the device re-sends its last frame
+        reader = await journal.reader("monitor", None, {})
+        entries = await drain(reader, 10)
+        assert len(entries) == 10  # the re-sent frame has the same message id: JetStream stores it once
+        for dev in ("dev-a", "dev-b"):
+            part = stream_key(partition_of(dev, 2))
+            mine = [e for e in entries if e.report.device == dev]
+            assert all(e.stream == part for e in mine)
+            assert [e.report.seq for e in mine][:5] == list(range(5))
+        # A new reader positioned after the third entry of dev-a's partition sees only what follows.
+        part_a = stream_key(partition_of("dev-a", 2))
+        offsets_a = sorted({e.offset for e in entries if e.stream == part_a})
+        await reader.close()
+        again = await journal.reader("monitor", [partition_of("dev-a", 2)], {part_a: offsets_a[2]})
+        later = await drain(again, 1)
+        assert later and min(e.offset for e in later) == offsets_a[3]
+        await again.close()
+    finally:
+        await journal.delete_stream()
+        await journal.close()
