@@ -11,7 +11,7 @@ import importlib
 
 from .models import Base
 
-MODEL_MODULES: tuple[str, ...] = ("kuzet.store.models", "kuzet.devices.models")
+MODEL_MODULES: tuple[str, ...] = ("kuzet.store.models", "kuzet.devices.models", "kuzet.monitor.models")
 
 for _name in MODEL_MODULES:
     importlib.import_module(_name)

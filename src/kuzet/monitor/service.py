@@ -1,0 +1,362 @@
+"""The live monitor: reads the journal, runs the engine in arrival order, stores positions and alert episodes.
+
+For each batch of journal entries, in one store transaction: the reports are stored as positions (idempotent
+on their dedup key), the engine sees each report with ``now`` = its arrival time, the alert episodes it raises,
+updates or closes are upserted on their episode key, and, at most every ``checkpoint_every``, the checkpoint
+(journal offsets + engine snapshot) is written. After a crash the monitor restores the engine from the last
+checkpoint and re-reads the journal from its offsets: positions are skipped as already stored and episodes
+land on the same rows, so nothing is lost and no alert is raised twice.
+
+Timers do not wait for data: when the engine's next deadline passes (a device gone silent), ``on_time`` is
+called from the wall clock, but only once the journal has been read up to date, so a backlog is never
+mistaken for silence.
+
+The monitor must never acknowledge anything to a device, never call ``now()`` inside the engine, and never
+write an alert outside the transaction that carries the matching checkpoint offsets.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session, sessionmaker
+
+from kuzet.domain.alerts import AlertEpisode
+from kuzet.domain.plan import MonitoringPlan
+from kuzet.exchange.store_io import plan_for_people
+from kuzet.journal.base import Journal, JournalEntry, JournalReader
+from kuzet.store.models import AlertRecord, Assignment, Device, Person, ProtectedPersonRecord, ZoneRecord
+from kuzet.store.reports import report_to_record, store_reports
+
+from .models import MonitorCheckpoint
+
+log = logging.getLogger("kuzet.monitor")
+
+Clock = Callable[[], datetime]
+
+
+def wall_clock() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class Owner:
+    """Who a device belongs to, for positions and alerts."""
+
+    person_id: int
+    region_id: int | None
+
+
+@dataclass
+class PlanView:
+    """The plan the engine runs, and the lookups the monitor needs beside it."""
+
+    plan: MonitoringPlan
+    fingerprint: str
+    device_owner: dict[str, int]
+    subject_owner: dict[str, Owner]
+
+
+@dataclass
+class MonitorStats:
+    reports: int = 0
+    batches: int = 0
+    alerts_written: int = 0
+    checkpoints: int = 0
+    failures: int = 0
+    last_error: str = ""
+    #: (arrival, stored) wall times of the reports that raised an alert, for the latency benchmark.
+    alert_latencies: list[float] = field(default_factory=list)
+
+
+def plan_fingerprint(session: Session) -> str:
+    """A cheap digest of what the plan is built from: changes when zones, devices or people change."""
+    parts: list[Any] = []
+    parts += session.execute(select(ZoneRecord.id, ZoneRecord.person_id, ZoneRecord.active, ZoneRecord.grace_s,
+                                    ZoneRecord.shape, ZoneRecord.schedule).order_by(ZoneRecord.id)).all()
+    parts += session.execute(select(Assignment.id, Assignment.person_id, Assignment.removed_at)
+                             .order_by(Assignment.id)).all()
+    parts += session.execute(select(ProtectedPersonRecord.id, ProtectedPersonRecord.device_serial,
+                                    ProtectedPersonRecord.distance_m, ProtectedPersonRecord.grace_s)
+                             .order_by(ProtectedPersonRecord.id)).all()
+    parts += session.execute(select(Person.id, Person.status, Person.communication_timeout_s)
+                             .order_by(Person.id)).all()
+    return hashlib.sha256(repr(parts).encode()).hexdigest()
+
+
+def load_plan(session: Session, devices: set[str] | None = None) -> PlanView:
+    """The monitoring plan of everyone in the store (or of the people wearing one of ``devices``)."""
+    fingerprint = plan_fingerprint(session)
+    people = list(session.execute(select(Person).where(Person.status != "closed").order_by(Person.id)).scalars())
+    plan = plan_for_people(session, people)
+    if devices is not None:
+        subjects = tuple(s for s in plan.subjects if any(d.id in devices for d in s.devices))
+        plan = MonitoringPlan(plan.timezone, subjects, plan.extra)
+    by_code = {p.code: p for p in people}
+    subject_owner = {s.id: Owner(by_code[s.id].id, by_code[s.id].region_id) for s in plan.subjects}
+    device_owner: dict[str, int] = dict(session.execute(  # type: ignore[arg-type]
+        select(Device.serial, Assignment.person_id).join(Assignment, Assignment.device_id == Device.id)
+        .where(Assignment.removed_at.is_(None))).all())
+    return PlanView(plan, fingerprint, device_owner, subject_owner)
+
+
+def upsert_alerts(session: Session, episodes: Sequence[AlertEpisode], owners: dict[str, Owner]) -> int:
+    """Insert new episodes and update known ones on their key; workflow fields are never touched."""
+    latest: dict[tuple[Any, ...], AlertEpisode] = {}
+    for ep in episodes:
+        latest[(ep.subject, ep.type, ep.target or "", ep.start)] = ep
+    if not latest:
+        return 0
+    dialect = session.get_bind().dialect.name
+    insert_fn: Any = pg_insert if dialect == "postgresql" else sqlite_insert
+    rows = []
+    for ep in latest.values():
+        owner = owners.get(ep.subject)
+        rows.append({
+            "person_id": owner.person_id if owner else None, "region_id": owner.region_id if owner else None,
+            "subject_code": ep.subject, "device": ep.device, "type": ep.type.value, "target": ep.target,
+            "target_key": ep.target or "", "start": ep.start, "end": ep.end, "raised_at": ep.raised_at,
+            "severity": ep.severity.value, "confidence": ep.confidence, "late": ep.late,
+            "evidence": list(ep.evidence), "rule": ep.rule, "status": "new", "outcome_note": "",
+            "created_at": wall_clock(),
+        })
+    stmt = insert_fn(AlertRecord)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["subject_code", "type", "target_key", "start"],
+        set_={name: stmt.excluded[name] for name in ("end", "severity", "confidence", "late", "evidence", "rule",
+                                                      "device")})
+    for row in rows:
+        session.execute(stmt, row)
+    return len(rows)
+
+
+class Monitor:
+    """Runs one engine over a set of journal partitions (all of them in the embedded service)."""
+
+    def __init__(self, sessions: sessionmaker[Session], journal: Journal, *, name: str = "embedded",
+                 partitions: Sequence[int] | None = None, batch: int = 2000,
+                 checkpoint_every: timedelta = timedelta(seconds=1), plan_refresh: timedelta = timedelta(seconds=5),
+                 timer_lag: timedelta = timedelta(seconds=1), clock: Clock = wall_clock,
+                 engine_type: Any = None) -> None:
+        self.sessions = sessions
+        self.journal = journal
+        self.name = name
+        self.partitions = None if partitions is None else list(partitions)
+        self.batch = batch
+        self.checkpoint_every = checkpoint_every.total_seconds()
+        self.plan_refresh = plan_refresh.total_seconds()
+        self.timer_lag = timer_lag
+        self.clock = clock
+        self.engine_type = engine_type
+        self.stats = MonitorStats()
+        self.engine: Any = None
+        self.view: PlanView | None = None
+        self.offsets: dict[str, int] = {}
+        self._checkpoint_offsets: dict[str, int] = {}
+        self._snapshot: bytes | None = None
+        self._last_checkpoint = 0.0
+        self._last_plan_check = 0.0
+        self._last_now: datetime | None = None
+        self._reader: JournalReader | None = None
+        self.ready = asyncio.Event()
+        self.caught_up = asyncio.Event()
+
+    # -- engine state --------------------------------------------------------------------------------
+    def _owned_devices(self, session: Session) -> set[str] | None:
+        if self.partitions is None or len(self.partitions) >= self.journal.partitions:
+            return None
+        from kuzet.journal.base import partition_of
+
+        wanted = set(self.partitions)
+        serials = session.execute(select(Device.serial)).scalars().all()
+        return {s for s in serials if partition_of(s, self.journal.partitions) in wanted}
+
+    def _restore(self) -> None:
+        """Load the plan and the last checkpoint; build the engine from its snapshot."""
+        if self.engine_type is None:
+            from kuzet.engine import Engine
+
+            self.engine_type = Engine
+        Engine = self.engine_type  # noqa: N806 - a class
+        with self.sessions() as session:
+            self.view = load_plan(session, self._owned_devices(session))
+            row = session.get(MonitorCheckpoint, self.name)
+            if row is None:
+                self.engine = Engine(self.view.plan)
+                self.offsets = {}
+                self._snapshot = None
+            else:
+                self.engine = Engine.restore(self.view.plan, row.snapshot)
+                self.offsets = {k: int(v) for k, v in row.offsets.items()}
+                self._snapshot = row.snapshot
+        self._checkpoint_offsets = dict(self.offsets)
+        self._last_now = None
+
+    async def _open_reader(self) -> None:
+        if self._reader is not None:
+            with contextlib.suppress(Exception):
+                await self._reader.close()
+        self._reader = await self.journal.reader(self.name, self.partitions, self.offsets)
+
+    # -- one transaction -------------------------------------------------------------------------------
+    def _now_for(self, arrival: datetime) -> datetime:
+        now = arrival if self._last_now is None or arrival > self._last_now else self._last_now
+        self._last_now = now
+        return now
+
+    def _write(self, entries: Sequence[JournalEntry], timer_now: datetime | None) -> bool:
+        """Apply a batch (or a timer tick) in one transaction. Returns whether a checkpoint was written."""
+        assert self.view is not None
+        view = self.view
+        changes: list[Any] = []
+        with self.sessions() as session, session.begin():
+            fresh = [e for e in entries if e.offset > self.offsets.get(e.stream, 0)]
+            if fresh:
+                store_reports(session, [report_to_record(e.report, view.device_owner.get(e.report.device),
+                                                         protocol=e.protocol) for e in fresh])
+                for e in fresh:
+                    changes += self.engine.on_report(e.report, now=self._now_for(e.report.received))
+                    self.offsets[e.stream] = max(self.offsets.get(e.stream, 0), e.offset)
+            if timer_now is not None:
+                changes += self.engine.on_time(self._now_for(timer_now))
+            episodes = [c.episode for c in changes]
+            written = upsert_alerts(session, episodes, view.subject_owner)
+            checkpoint = time.monotonic() - self._last_checkpoint >= self.checkpoint_every
+            if checkpoint:
+                snapshot = self.engine.snapshot()
+                row = session.get(MonitorCheckpoint, self.name)
+                if row is None:
+                    session.add(MonitorCheckpoint(name=self.name, offsets=dict(self.offsets), snapshot=snapshot,
+                                                  plan_fingerprint=view.fingerprint, updated_at=wall_clock()))
+                else:
+                    row.offsets = dict(self.offsets)
+                    row.snapshot = snapshot
+                    row.plan_fingerprint = view.fingerprint
+                    row.updated_at = wall_clock()
+        self.stats.reports += len(fresh)
+        self.stats.batches += 1
+        self.stats.alerts_written += written
+        if written and fresh:
+            stored = time.time()
+            for c in changes:
+                if c.kind == "raised":
+                    self.stats.alert_latencies.append(stored - _arrival_epoch(c.episode, fresh))
+        if checkpoint:
+            self._snapshot = snapshot
+            self._checkpoint_offsets = dict(self.offsets)
+            self._last_checkpoint = time.monotonic()
+            self.stats.checkpoints += 1
+        return checkpoint
+
+    def _refresh_plan(self) -> bool:
+        assert self.view is not None
+        with self.sessions() as session:
+            if plan_fingerprint(session) == self.view.fingerprint:
+                return False
+            view = load_plan(session, self._owned_devices(session))
+        self.engine.update_plan(view.plan)
+        self.view = view
+        self._last_checkpoint = 0.0  # the next write checkpoints under the new plan
+        log.info("plan refreshed: %d subjects", len(view.plan.subjects))
+        return True
+
+    async def _guarded(self, entries: Sequence[JournalEntry], timer_now: datetime | None) -> None:
+        """Write, or on a store failure roll the engine back to the checkpoint and re-read from there."""
+        delay = 0.2
+        while True:
+            try:
+                checkpointed = await asyncio.to_thread(self._write, entries, timer_now)
+            except Exception as exc:
+                self.stats.failures += 1
+                self.stats.last_error = f"{type(exc).__name__}: {exc}"
+                log.warning("store write failed, retrying from the checkpoint: %s", self.stats.last_error)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 2.0)
+                try:
+                    await asyncio.to_thread(self._restore)
+                except Exception as exc2:
+                    self.stats.last_error = f"{type(exc2).__name__}: {exc2}"
+                    continue
+                await self._open_reader()
+                return
+            if checkpointed and self._reader is not None:
+                await self._reader.confirm(self._checkpoint_offsets)
+            return
+
+    # -- the loop ---------------------------------------------------------------------------------------
+    async def run(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                await asyncio.to_thread(self._restore)
+                break
+            except Exception as exc:  # the store is not there yet: wait for it
+                self.stats.last_error = f"{type(exc).__name__}: {exc}"
+                log.warning("monitor cannot load its checkpoint yet: %s", self.stats.last_error)
+                await asyncio.sleep(1.0)
+        if stop.is_set():
+            return
+        while not stop.is_set():
+            try:
+                await self._open_reader()
+                break
+            except Exception as exc:
+                self.stats.last_error = f"{type(exc).__name__}: {exc}"
+                await asyncio.sleep(1.0)
+        self.ready.set()
+        self._last_plan_check = time.monotonic()
+        try:
+            while not stop.is_set():
+                assert self._reader is not None
+                entries = await self._reader.fetch(self.batch, self._wait_s())
+                if entries:
+                    self.caught_up.clear()
+                    await self._guarded(entries, None)
+                    continue
+                self.caught_up.set()
+                now = self.clock() - self.timer_lag
+                deadline = self.engine.next_deadline()
+                if deadline is not None and deadline <= now:
+                    await self._guarded((), now)
+                elif time.monotonic() - self._last_checkpoint >= self.checkpoint_every and \
+                        self.offsets != self._checkpoint_offsets:
+                    await self._guarded((), None)
+                if time.monotonic() - self._last_plan_check >= self.plan_refresh:
+                    self._last_plan_check = time.monotonic()
+                    with contextlib.suppress(Exception):
+                        if await asyncio.to_thread(self._refresh_plan):
+                            await self._guarded((), None)
+        finally:
+            if self._reader is not None:
+                with contextlib.suppress(Exception):
+                    await self._reader.close()
+
+    def _wait_s(self) -> float:
+        deadline = self.engine.next_deadline() if self.engine is not None else None
+        if deadline is None:
+            return 0.2
+        left = (deadline + self.timer_lag - self.clock()).total_seconds()
+        return max(0.0, min(0.2, left))
+
+
+def _arrival_epoch(episode: AlertEpisode, entries: Sequence[JournalEntry]) -> float:
+    for e in reversed(entries):
+        if e.report.device == episode.device:
+            return e.report.received.timestamp()
+    return entries[-1].report.received.timestamp()
+
+
+def count_positions(session: Session) -> int:
+    from kuzet.store.models import DeviceReportRecord
+
+    return int(session.execute(select(func.count()).select_from(DeviceReportRecord)).scalar_one())

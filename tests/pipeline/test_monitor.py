@@ -1,0 +1,146 @@
+"""The monitor: positions stored once, episodes upserted once, checkpoints that survive restarts, clock timers."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from kuzet.domain.enums import AlertType, Closure, Source
+from kuzet.domain.reports import DeviceReport
+from kuzet.exchange import read_bundle
+from kuzet.exchange.bundle import Bundle
+from kuzet.exchange.store_io import import_bundle
+from kuzet.journal.embedded import EmbeddedJournal
+from kuzet.monitor.models import MonitorCheckpoint
+from kuzet.monitor.service import Monitor
+from kuzet.store.db import transaction
+from kuzet.store.models import AlertRecord, DeviceReportRecord, ZoneRecord
+from tests.conftest import EXAMPLES
+
+from .standin import StandinEngine
+
+T0 = datetime(2026, 11, 2, 17, 0, tzinfo=UTC)
+
+
+def seed(sessions: sessionmaker[Session]) -> list[str]:
+    """The clean example's people, zones and devices, without its reports; returns the wearers' devices."""
+    plan = read_bundle(EXAMPLES / "clean").plan
+    with transaction(sessions) as session:
+        import_bundle(session, Bundle(plan), region_code="TEST", fitted_at=T0 - timedelta(days=1))
+    return [s.devices[0].id for s in plan.subjects]
+
+
+def stream(devices: Sequence[str], count: int, *, strap_open_at: int | None = None) -> list[DeviceReport]:
+    out = []
+    for seq in range(count):
+        for dev in devices:
+            at = T0 + timedelta(seconds=15 * seq)
+            out.append(DeviceReport(
+                device=dev, seq=seq, time=at, received=at + timedelta(seconds=2), lat=43.2, lon=76.9,
+                accuracy_m=8.0, source=Source.GPS,
+                strap=Closure.OPEN if strap_open_at is not None and strap_open_at <= seq < strap_open_at + 3
+                else Closure.CLOSED))
+    return out
+
+
+def counts(sessions: sessionmaker[Session]) -> tuple[int, int, int]:
+    with sessions() as s:
+        positions = s.execute(select(func.count()).select_from(DeviceReportRecord)).scalar_one()
+        distinct = s.execute(select(func.count(func.distinct(DeviceReportRecord.dedup_key)))).scalar_one()
+        alerts = s.execute(select(func.count()).select_from(AlertRecord)).scalar_one()
+    return positions, distinct, alerts
+
+
+async def run_until(monitor: Monitor, condition: Any, timeout_s: float = 20.0) -> None:
+    stop = asyncio.Event()
+    task = asyncio.create_task(monitor.run(stop))
+    try:
+        async with asyncio.timeout(timeout_s):
+            while not await asyncio.to_thread(condition):
+                await asyncio.sleep(0.05)
+    finally:
+        stop.set()
+        await task
+
+
+async def test_restarted_monitor_stores_each_report_once_and_raises_no_alert_twice(
+        sessions: sessionmaker[Session], tmp_path: Path) -> None:
+    devices = seed(sessions)
+    reports = stream(devices, 60, strap_open_at=20)
+    journal = EmbeddedJournal(tmp_path / "journal.db")
+    await journal.start()
+    await journal.append(reports[: len(reports) // 2], protocol="kuzet")
+    clock = lambda: T0 + timedelta(minutes=20)  # noqa: E731 - no device has been silent for its timeout
+    first = Monitor(sessions, journal, engine_type=StandinEngine, checkpoint_every=timedelta(0), clock=clock)
+    await run_until(first, lambda: counts(sessions)[0] >= len(reports) // 2)
+    # A crash after the writes but before the checkpoint: put the checkpoint back in time.
+    with transaction(sessions) as s:
+        row = s.get(MonitorCheckpoint, "embedded")
+        assert row is not None
+        row.offsets = {"embedded": row.offsets["embedded"] // 3}
+    await journal.append(reports[len(reports) // 2:], protocol="kuzet")
+    await journal.append(reports[100:110], protocol="kuzet")  # a device re-sends frames it had sent
+    second = Monitor(sessions, journal, engine_type=StandinEngine, clock=clock)
+    await run_until(second, lambda: counts(sessions)[0] >= len(reports))
+    positions, distinct, alerts = counts(sessions)
+    assert positions == distinct == len(reports)
+    assert alerts == len(devices)  # one strap-tamper episode per wearer, closed, never a second row
+    with sessions() as s:
+        rows = s.execute(select(AlertRecord)).scalars().all()
+    assert {r.type for r in rows} == {AlertType.STRAP_TAMPER.value}
+    assert all(r.end is not None and r.person_id is not None for r in rows)
+    await journal.close()
+
+
+async def test_communication_loss_is_raised_by_the_clock_without_new_data(
+        sessions: sessionmaker[Session], tmp_path: Path) -> None:
+    devices = seed(sessions)
+    journal = EmbeddedJournal(tmp_path / "journal.db")
+    await journal.start()
+    await journal.append(stream(devices[:1], 4), protocol="kuzet")
+    clock = [T0 + timedelta(minutes=2)]
+    monitor = Monitor(sessions, journal, engine_type=StandinEngine, clock=lambda: clock[0])
+
+    def silent_for_long() -> bool:
+        clock[0] += timedelta(minutes=5)
+        return counts(sessions)[2] >= 1
+
+    await run_until(monitor, silent_for_long)
+    with sessions() as s:
+        alert = s.execute(select(AlertRecord)).scalar_one()
+    assert alert.type == AlertType.COMMUNICATION_LOSS.value
+    assert alert.start == T0 + timedelta(seconds=45)  # the time of the last report before the silence
+    assert alert.end is None
+    await journal.close()
+
+
+async def test_the_plan_is_refreshed_when_zones_change(sqlite_sessions: sessionmaker[Session],
+                                                        tmp_path: Path) -> None:
+    seed(sqlite_sessions)
+    journal = EmbeddedJournal(tmp_path / "journal.db")
+    await journal.start()
+    monitor = Monitor(sqlite_sessions, journal, engine_type=StandinEngine, plan_refresh=timedelta(seconds=0.1))
+    stop = asyncio.Event()
+    task = asyncio.create_task(monitor.run(stop))
+    await asyncio.wait_for(monitor.ready.wait(), 10)
+    assert monitor.view is not None
+    before = sum(len(s.zones) for s in monitor.view.plan.subjects)
+    with transaction(sqlite_sessions) as s:
+        zone = s.execute(select(ZoneRecord).order_by(ZoneRecord.id)).scalars().first()
+        assert zone is not None
+        zone.active = False
+    for _ in range(100):
+        await asyncio.sleep(0.05)
+        if sum(len(s.zones) for s in monitor.view.plan.subjects) == before - 1:
+            break
+    stop.set()
+    await task
+    assert sum(len(s.zones) for s in monitor.view.plan.subjects) == before - 1
+    assert monitor.engine.plan is monitor.view.plan
+    await journal.close()
