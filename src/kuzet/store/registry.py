@@ -11,7 +11,8 @@ import importlib
 
 from .models import Base
 
-MODEL_MODULES: tuple[str, ...] = ("kuzet.store.models", "kuzet.devices.models", "kuzet.monitor.models")
+MODEL_MODULES: tuple[str, ...] = ("kuzet.store.models", "kuzet.devices.models", "kuzet.monitor.models",
+                                 "kuzet.auth.models")
 
 for _name in MODEL_MODULES:
     importlib.import_module(_name)

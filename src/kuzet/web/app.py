@@ -1,21 +1,42 @@
-"""The FastAPI application factory."""
+"""The FastAPI application factory: API v1, the officer UI, static files and error mapping.
+
+Routers come from :data:`kuzet.web.registry.ROUTER_MODULES`. Policy errors raised by services are mapped
+here, once: :class:`kuzet.access.AccessDenied` -> 403, :class:`kuzet.access.NotVisible` -> 404,
+:class:`kuzet.domain.errors.DomainError` -> 422 naming the field. A browser that is not signed in is sent
+to the login page instead of receiving a bare 401.
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.exception_handlers import http_exception_handler
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 
 from kuzet import __version__
+from kuzet.access import AccessDenied, NotVisible
+from kuzet.domain.errors import DomainError
 from kuzet.settings import Settings, get_settings
 from kuzet.store.context import sessions_for
+
+from .registry import include_routers
+
+STATIC = Path(__file__).with_name("static")
+
+
+def _wants_html(request: Request) -> bool:
+    return not request.url.path.startswith("/api/") and "text/html" in request.headers.get("accept", "")
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     app = FastAPI(title="Kuzet", version=__version__,
-                  description="Electronic monitoring and probation platform: API v1.")
+                  description="Electronic monitoring and probation platform: API v1. Authenticate with "
+                              "`Authorization: Bearer <token>` (POST /api/v1/auth/token).")
     app.state.settings = settings
     app.state.sessions = sessions_for(settings.database_url)
 
@@ -30,4 +51,28 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             db = f"error: {type(exc).__name__}"
         return {"status": "ok" if db == "ok" else "degraded", "database": db, "version": __version__}
 
+    @app.get("/", include_in_schema=False, openapi_extra={"x-kuzet-public": True})
+    def root() -> RedirectResponse:
+        return RedirectResponse("/ui/", status_code=303)
+
+    @app.exception_handler(HTTPException)
+    async def _http_error(request: Request, exc: HTTPException) -> Response:
+        if exc.status_code == 401 and _wants_html(request):
+            return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
+        return await http_exception_handler(request, exc)
+
+    @app.exception_handler(AccessDenied)
+    async def _denied(request: Request, exc: AccessDenied) -> Response:
+        return JSONResponse({"detail": str(exc)}, status_code=403)
+
+    @app.exception_handler(NotVisible)
+    async def _not_visible(request: Request, exc: NotVisible) -> Response:
+        return JSONResponse({"detail": str(exc)}, status_code=404)
+
+    @app.exception_handler(DomainError)
+    async def _domain(request: Request, exc: DomainError) -> Response:
+        return JSONResponse({"detail": str(exc), "field": exc.field}, status_code=422)
+
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    include_routers(app)
     return app

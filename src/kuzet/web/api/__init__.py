@@ -1,0 +1,1 @@
+"""JSON API v1 routers (one module per capability of the officer application)."""
