@@ -79,18 +79,22 @@ def export(
 def serve(
     host: str = typer.Option(None, help="Address to listen on (default from settings)"),
     port: int = typer.Option(None, help="Port (default from settings)"),
+    gateway: bool = typer.Option(True, help="Run the device gateway in this process"),
+    monitor: bool = typer.Option(True, help="Run the monitor (engine, positions, alerts) in this process"),
+    migrate: bool = typer.Option(True, help="Upgrade the schema before starting"),
 ) -> None:
-    """Run the web application and API."""
-    import uvicorn
+    """Run the web application and API, the device gateway, the journal and the monitor in one process."""
+    import asyncio
 
-    from kuzet.web.app import create_app
+    from kuzet.pipeline.service import options_from_env, run_pipeline
 
-    settings = get_settings()
-    uvicorn.run(create_app(settings), host=host or settings.host, port=port or settings.port, log_level="info")
+    options = options_from_env(web=True, gateway=gateway, monitor=monitor, host=host, port=port, migrate=migrate)
+    asyncio.run(run_pipeline(get_settings(), options))
 
 
 COMMAND_MODULES: tuple[str, ...] = (
     "kuzet.simulator.cli",
+    "kuzet.monitor.cli",
 )
 
 for _name in COMMAND_MODULES:
