@@ -21,6 +21,11 @@ from .deps import rule_of
 
 ROUTER_MODULES: tuple[str, ...] = (
     "kuzet.web.api.auth",
+    "kuzet.web.api.people",
+    "kuzet.web.api.locations",
+    "kuzet.web.api.alerts",
+    "kuzet.web.api.devices",
+    "kuzet.web.api.audit",
     "kuzet.web.ui.pages",
 )
 

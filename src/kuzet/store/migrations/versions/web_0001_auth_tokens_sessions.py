@@ -1,4 +1,4 @@
-"""Officer web application: API tokens and UI sessions.
+"""Officer web application: API tokens, UI sessions and audit-chain anchors.
 
 Revision ID: web_0001
 Revises: 0002
@@ -21,6 +21,15 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    op.create_table('audit_anchors',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('at', kuzet.store.coltypes.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('last_entry_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('last_hash', sa.String(length=64), nullable=False),
+    sa.Column('entries', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('mac', sa.String(length=64), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_audit_anchors'))
+    )
     op.create_table('api_tokens',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('user_id', sa.Integer(), nullable=False),
@@ -57,3 +66,4 @@ def downgrade() -> None:
     op.drop_table('ui_sessions')
     op.drop_index(op.f('ix_api_tokens_user_id'), table_name='api_tokens')
     op.drop_table('api_tokens')
+    op.drop_table('audit_anchors')
