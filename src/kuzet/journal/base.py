@@ -15,10 +15,12 @@ import base64
 import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import orjson
 
+from kuzet.domain.enums import Closure, Source
 from kuzet.domain.reports import DeviceReport
 
 #: Default number of device partitions: the unit of scale-out for monitors.
@@ -46,13 +48,28 @@ def encode_report(report: DeviceReport) -> bytes:
     return orjson.dumps(body)
 
 
+_FIELDS = frozenset({"device", "seq", "time", "received", "lat", "lon", "accuracy_m", "source", "satellites",
+                     "speed_kmh", "heading_deg", "altitude_m", "battery_pct", "charging", "strap", "case",
+                     "events", "_raw"})
+
+
+def _time(text: str) -> datetime:
+    return datetime.fromisoformat(text).astimezone(UTC)
+
+
 def decode_report(data: bytes | str | dict[str, Any]) -> DeviceReport:
-    body: dict[str, Any] = dict(data) if isinstance(data, dict) else orjson.loads(data)
-    raw = body.pop("_raw", None)
-    report = DeviceReport.from_json(body)
-    if raw is not None:
-        object.__setattr__(report, "raw", base64.b64decode(raw))
-    return report
+    """The report that :func:`encode_report` wrote (it was validated before it was journalled)."""
+    b: dict[str, Any] = data if isinstance(data, dict) else orjson.loads(data)
+    raw = b.get("_raw")
+    strap, case = b.get("strap"), b.get("case")
+    return DeviceReport(
+        device=b["device"], time=_time(b["time"]), received=_time(b["received"]), seq=b.get("seq"),
+        lat=b.get("lat"), lon=b.get("lon"), accuracy_m=b.get("accuracy_m"), source=Source(b.get("source") or "none"),
+        satellites=b.get("satellites"), speed_kmh=b.get("speed_kmh"), heading_deg=b.get("heading_deg"),
+        altitude_m=b.get("altitude_m"), battery_pct=b.get("battery_pct"), charging=b.get("charging"),
+        strap=None if strap is None else Closure(strap), case=None if case is None else Closure(case),
+        events=tuple(b.get("events") or ()), extra={k: v for k, v in b.items() if k not in _FIELDS},
+        raw=None if raw is None else base64.b64decode(raw))
 
 
 @dataclass(frozen=True, slots=True)

@@ -235,14 +235,17 @@ class EmbeddedReader:
                'ORDER BY "offset" LIMIT ?')
         return self._conn.execute(sql, (self.position, *self.partitions, limit)).fetchall()
 
+    def _read_entries(self, limit: int) -> list[JournalEntry]:
+        return [JournalEntry(STREAM, off, proto, decode_report(body)) for off, proto, body in self._read(limit)]
+
     async def fetch(self, max_entries: int, wait_s: float) -> list[JournalEntry]:
         deadline = time.monotonic() + wait_s
         while True:
             self.wakeup.clear()
-            rows = await asyncio.to_thread(self._read, max_entries)
-            if rows:
-                self.position = rows[-1][0]
-                return [JournalEntry(STREAM, off, proto, decode_report(body)) for off, proto, body in rows]
+            entries = await asyncio.to_thread(self._read_entries, max_entries)
+            if entries:
+                self.position = entries[-1].offset
+                return entries
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return []
