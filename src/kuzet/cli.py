@@ -95,6 +95,7 @@ def serve(
 COMMAND_MODULES: tuple[str, ...] = (
     "kuzet.simulator.cli",
     "kuzet.monitor.cli",
+    "kuzet.web.cli",
 )
 
 for _name in COMMAND_MODULES:
