@@ -12,7 +12,8 @@ import importlib
 from .models import Base
 
 MODEL_MODULES: tuple[str, ...] = ("kuzet.store.models", "kuzet.devices.models", "kuzet.monitor.models",
-                                 "kuzet.auth.models", "kuzet.audit.models")
+                                 "kuzet.auth.models", "kuzet.audit.models",
+                                 "kuzet.alerts.models")
 
 for _name in MODEL_MODULES:
     importlib.import_module(_name)
