@@ -243,9 +243,13 @@ def _region_tz(session: Session, contract: LeaseContract) -> ZoneInfo:
     return ZoneInfo(region.timezone if region else "Asia/Almaty")
 
 
-def reconcile_invoice(session: Session, actor: Actor, invoice_id: int, *,
-                      now: datetime | None = None) -> ReconciliationReport:
-    """Compare each invoice line with the device's fitted days; mark the invoice reconciled or disputed."""
+def reconcile_invoice(session: Session, actor: Actor, invoice_id: int, *, now: datetime | None = None,
+                      record_outcome: bool = True) -> ReconciliationReport:
+    """Compare each invoice line with the device's fitted days; mark the invoice reconciled or disputed.
+
+    ``record_outcome=False`` only computes the report (for viewing): the invoice and the audit trail are left
+    as they are.
+    """
     invoice = get_invoice(session, invoice_id)
     contract = session.get(LeaseContract, invoice.contract_id)
     assert contract is not None
@@ -299,6 +303,8 @@ def reconcile_invoice(session: Session, actor: Actor, invoice_id: int, *,
             not_billed[serial] = len(days)
     report = ReconciliationReport(invoice.number, contract.reference, contract.supplier, invoice.period_start,
                                   invoice.period_end, contract.daily_rate_tiyn, tuple(results), not_billed)
+    if not record_outcome:
+        return report
     invoice.status = "disputed" if report.disputed else "reconciled"
     record(session, actor, "lease.reconcile", "lease_invoice", invoice.id, purpose="device leasing",
            detail={"status": invoice.status, "billed_tiyn": report.total_billed_tiyn,

@@ -27,6 +27,8 @@ ROUTER_MODULES: tuple[str, ...] = (
     "kuzet.web.api.devices",
     "kuzet.web.api.audit",
     "kuzet.web.ui.pages",
+    "kuzet.devices.api",
+    "kuzet.devices.ui",
 )
 
 PUBLIC_MARK = "x-kuzet-public"
