@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from kuzet.access.policy import NotVisible
 from kuzet.domain.errors import DomainError
 
 
@@ -9,8 +10,12 @@ class FleetError(DomainError):
     """A fleet operation that breaks a rule; the message says what to do instead where there is a way."""
 
 
-class NotFound(FleetError):
-    """A device, person, unit, type, contract or invoice that does not exist."""
+class NotFound(NotVisible, FleetError):
+    """A device, person, unit, type, contract or invoice that does not exist, or that the caller may not see
+    (HTTP 404 either way: existence is not revealed)."""
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        DomainError.__init__(self, message, field=field)
 
 
 class TransitionRefused(FleetError):
