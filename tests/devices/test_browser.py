@@ -1,0 +1,128 @@
+"""In the browser: fit a device to a person with the signed fitting form and see its first report on the map."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import uvicorn
+from playwright.sync_api import Page, expect, sync_playwright
+from sqlalchemy.orm import Session, sessionmaker
+
+from kuzet.devices.lifecycle import register_device
+from kuzet.domain.enums import Source
+from kuzet.domain.reports import DeviceReport
+from kuzet.settings import Settings
+from kuzet.store.db import make_engine, session_factory, transaction
+from kuzet.store.migrate import upgrade
+from kuzet.store.reports import report_to_record, store_reports
+from kuzet.web.app import create_app
+from tests.web.world import PASSWORD, PEOPLE, World, build_world
+
+from .factories import OFFICER
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _send(factory: sessionmaker[Session], serial: str, seq: int, lon: float, lat: float, person_id: int | None,
+          at: datetime) -> None:
+    """A report as the device sends it, stored the way the monitor stores it (attributed to the wearer)."""
+    report = DeviceReport(device=serial, time=at, received=at + timedelta(seconds=2), seq=seq, lat=lat, lon=lon,
+                          accuracy_m=9.0, source=Source.GPS, satellites=9, battery_pct=96.0, charging=False,
+                          strap=None, case=None)
+    row = report_to_record(report, person_id, protocol="kuzet")
+    row["strap"] = row["case"] = "closed"
+    with transaction(factory) as s:
+        store_reports(s, [row])
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[tuple[str, sessionmaker[Session], World]]:
+    url = f"sqlite:///{tmp_path / 'kuzet.db'}"
+    upgrade(url)
+    engine = make_engine(url)
+    factory = session_factory(engine)
+    world = build_world(factory, fixes_per_person=1)
+    with transaction(factory) as s:
+        register_device(s, OFFICER, serial="BR-0001", type_code="gps_bracelet", unit=world.units["N1"],
+                        firmware="2.1.0")
+    port = _free_port()
+    # Map tiles from a closed local port: the test never reaches the internet and never waits for it.
+    settings = Settings(database_url=url, secret_key="test-secret-key-0123456789",
+                        tile_url=f"http://127.0.0.1:{_free_port()}/{{z}}/{{x}}/{{y}}.png")
+    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        assert time.monotonic() < deadline, "server did not start"
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}", factory, world
+    server.should_exit = True
+    thread.join(timeout=10)
+    engine.dispose()
+
+
+@pytest.fixture
+def page() -> Iterator[Page]:
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=["--no-sandbox"])
+        context = browser.new_context(locale="en-GB")
+        yield context.new_page()
+        context.close()
+        browser.close()
+
+
+def test_fit_a_device_to_a_person_and_see_its_first_report_on_the_map(
+        served: tuple[str, sessionmaker[Session], World], page: Page) -> None:
+    base, factory, world = served
+    home_lon, home_lat = PEOPLE["N-A"][3]
+    person_id = world.people["N-A"]
+
+    page.goto(f"{base}/login?next=/ui/devices/BR-0001")
+    page.fill("input[name=username]", "officer_n1")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit].primary")
+    expect(page.get_by_test_id("status")).to_have_text("in stock")
+
+    # The officer closes the strap; the device sends its test report from the person's home.
+    sent_at = datetime.now(UTC) - timedelta(minutes=1)
+    _send(factory, "BR-0001", 1, home_lon, home_lat, None, sent_at)
+
+    page.get_by_test_id("fit-link").click()
+    page.get_by_test_id("person").select_option(str(person_id))
+    for box in page.locator("[data-testid^=check-]").all():
+        box.check()
+    page.get_by_test_id("wearer-ack").check()
+    page.get_by_test_id("officer-name").fill("Officer N1")
+    page.get_by_test_id("sign-and-fit").click()
+
+    expect(page.get_by_test_id("status")).to_have_text("fitted")
+    expect(page.get_by_test_id("wearer")).to_contain_text("N-A")
+    expect(page.get_by_test_id("address-check")).to_contain_text("waiting for reports from home")
+    expect(page.get_by_test_id("history")).to_contain_text("fit")
+
+    # The first report on the map is the one the device sent from the person's wrist.
+    first = page.locator("#map .leaflet-marker-icon.first-report")
+    expect(first).to_be_visible()
+    expect(first).to_have_attribute("title", sent_at.isoformat())
+    rows = page.get_by_test_id("first-reports").locator("tbody tr")
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_contain_text(f"{home_lat:.5f}, {home_lon:.5f}")
+
+    # A later report (attributed to the wearer as the monitor stores it) joins the map on the next visit.
+    _send(factory, "BR-0001", 2, home_lon + 0.0003, home_lat, person_id, datetime.now(UTC))
+    page.reload()
+    expect(page.locator("#map .leaflet-marker-icon.report-marker")).to_have_count(2)
+    expect(page.locator("#map .leaflet-marker-icon.first-report")).to_have_count(1)
