@@ -12,7 +12,7 @@ import importlib
 from .models import Base
 
 MODEL_MODULES: tuple[str, ...] = ("kuzet.store.models", "kuzet.devices.models", "kuzet.monitor.models",
-                                 "kuzet.auth.models", "kuzet.audit.models",
+                                 "kuzet.auth.models", "kuzet.audit.models", "kuzet.privacy.models",
                                  "kuzet.alerts.models")
 
 for _name in MODEL_MODULES:
