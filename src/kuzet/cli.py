@@ -96,6 +96,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "kuzet.simulator.cli",
     "kuzet.monitor.cli",
     "kuzet.web.cli",
+    "kuzet.devices.cli",
 )
 
 for _name in COMMAND_MODULES:
