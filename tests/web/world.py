@@ -27,7 +27,7 @@ from kuzet.store.models import (
     ZoneRecord,
 )
 
-PASSWORD = "correct horse battery"  # noqa: S105 - test users only
+PASSWORD = "correct horse battery"
 T0 = datetime(2026, 11, 2, 6, 0, tzinfo=UTC)
 ALMATY = (76.9286, 43.2567)
 SHYMKENT = (69.5901, 42.3417)

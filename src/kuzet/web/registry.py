@@ -27,6 +27,7 @@ ROUTER_MODULES: tuple[str, ...] = (
     "kuzet.web.api.devices",
     "kuzet.web.api.audit",
     "kuzet.web.ui.pages",
+    "kuzet.web.ui.views",
     "kuzet.devices.api",
     "kuzet.devices.ui",
 )

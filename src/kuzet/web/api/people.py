@@ -7,9 +7,11 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query
 from sqlalchemy.orm import Session
 
+from kuzet.access import NotVisible
 from kuzet.domain.enums import Role
 from kuzet.web.deps import Principal, get_session, require_roles
 from kuzet.web.services import people as svc
+from kuzet.web.services import whatif
 
 from .schemas import (
     ID_MAX,
@@ -19,6 +21,8 @@ from .schemas import (
     PersonOut,
     PersonUpdate,
     ScheduleIn,
+    WhatIfIn,
+    WhatIfOut,
     ZoneCreate,
     ZoneOut,
     ZoneUpdate,
@@ -115,3 +119,19 @@ def deactivate_zone(person_id: PersonId, zone_id: ZoneId, principal: Principal =
                     session: Session = Depends(get_session)) -> ZoneOut:
     """Switch a zone off (zones are kept so that old alerts stay explainable)."""
     return ZoneOut.model_validate(svc.deactivate_zone(session, principal, person_id, zone_id))
+
+
+@router.post("/people/{person_id}/zones/what-if", response_model=WhatIfOut)
+def zone_what_if(person_id: PersonId, body: WhatIfIn, principal: Principal = Depends(editors),
+                 session: Session = Depends(get_session)) -> WhatIfOut:
+    """Replay the last weeks of the person's trail against an edited zone before saving it (nothing is saved)."""
+    replaces = None
+    if body.replaces_zone_id is not None:
+        replaces = next((z.code for z in svc.list_zones(session, principal, person_id, include_inactive=True)
+                         if z.id == body.replaces_zone_id), None)
+        if replaces is None:
+            raise NotVisible(f"zone {body.replaces_zone_id} not found")
+    z = body.zone
+    data = svc.ZoneInput(replaces or z.code, z.kind, z.shape, _windows(z.schedule), z.grace_s, z.name)  # type: ignore[arg-type]
+    result = whatif.what_if(session, principal, person_id, data, replaces_code=replaces, weeks=body.weeks)
+    return WhatIfOut.model_validate(result)

@@ -222,3 +222,26 @@ class AuditVerifyOut(BaseModel):
     entries: int
     anchors: int
     problems: list[str]
+
+
+class WhatIfIn(Strict):
+    zone: ZoneCreate
+    replaces_zone_id: int | None = Field(default=None, ge=1, le=ID_MAX)
+    weeks: int = Field(default=3, ge=1, le=8)
+
+
+class EpisodeOut(Out):
+    type: str
+    target: str | None
+    start: datetime
+    end: datetime | None
+    severity: str
+
+
+class WhatIfOut(Out):
+    engine: str
+    since: datetime
+    until: datetime
+    fixes: int
+    current: list[EpisodeOut]
+    edited: list[EpisodeOut]

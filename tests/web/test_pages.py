@@ -1,0 +1,85 @@
+"""The officer UI's pages render for the roles that may see them, in each language, and refuse the others."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from .world import PASSWORD, World
+
+
+def _login(app: FastAPI, username: str) -> TestClient:
+    c = TestClient(app)
+    r = c.post("/login", data={"username": username, "password": PASSWORD, "next": "/ui/"}, follow_redirects=False)
+    assert r.status_code == 303, r.text
+    return c
+
+
+def test_an_officer_sees_every_page_of_their_own_person(app: FastAPI, world: World) -> None:
+    c = _login(app, "officer_n1")
+    pid = world.people["N-A"]
+    for path in ["/ui/map", "/ui/people", f"/ui/people/{pid}", f"/ui/people/{pid}/zones",
+                 f"/ui/people/{pid}/trail", f"/ui/people/{pid}/trail?purpose=review&from=2026-11-02T10:00"
+                 "&to=2026-11-02T12:00", "/ui/alerts", "/ui/alerts?show=all"]:
+        r = c.get(path)
+        assert r.status_code == 200, (path, r.status_code, r.text[:500])
+        assert "N-A" in r.text or path.endswith("alerts?show=all")
+    assert "N-B" not in c.get("/ui/people").text
+    assert "S-A" not in c.get("/ui/map").text
+
+
+def test_pages_of_someone_elses_person_are_not_found(app: FastAPI, world: World) -> None:
+    c = _login(app, "officer_n1")
+    for code in ("N-B", "S-A"):
+        pid = world.people[code]
+        for path in [f"/ui/people/{pid}", f"/ui/people/{pid}/zones", f"/ui/people/{pid}/trail?purpose=curious"]:
+            assert c.get(path).status_code == 404, path
+
+
+@pytest.mark.parametrize("user", ["partner", "analyst", "auditor", "police"])
+def test_roles_without_people_access_get_no_people_pages(app: FastAPI, world: World, user: str) -> None:
+    c = _login(app, user)
+    pid = world.people["N-A"]
+    for path in ["/ui/map", "/ui/people", f"/ui/people/{pid}", f"/ui/people/{pid}/trail?purpose=x+y+z",
+                 "/ui/alerts"]:
+        r = c.get(path)
+        assert r.status_code == 403, (user, path, r.status_code)
+        assert "43.25" not in r.text
+
+
+def test_the_auditor_page_shows_the_trail_and_its_verification(app: FastAPI, world: World) -> None:
+    c = _login(app, "auditor")
+    r = c.get("/ui/audit")
+    assert r.status_code == 200 and "officer_n1" in r.text and 'data-testid="audit-verify" class="ok"' in r.text
+    assert _login(app, "admin").get("/ui/audit").status_code == 403
+
+
+def test_a_browser_that_is_not_signed_in_is_sent_to_the_login_page(app: FastAPI) -> None:
+    r = TestClient(app).get("/ui/map", headers={"accept": "text/html"}, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"].startswith("/login")
+
+
+def test_signing_out_ends_the_session_on_the_server(app: FastAPI) -> None:
+    c = _login(app, "officer_n1")
+    cookie = c.cookies.get("kuzet_session")
+    assert c.post("/ui/logout", follow_redirects=False).status_code == 303
+    stale = TestClient(app)
+    stale.cookies.set("kuzet_session", cookie)
+    assert stale.get("/api/v1/me").status_code == 401
+
+
+@pytest.mark.parametrize(("locale", "word"), [("kk", "Карта"), ("ru", "Карта"), ("en", "Live map")])
+def test_the_interface_speaks_the_chosen_language(app: FastAPI, locale: str, word: str) -> None:
+    c = _login(app, "supervisor_n1")
+    r = c.post("/ui/locale", data={"locale": locale, "next": "/ui/map"})
+    assert r.status_code == 200
+    assert f'<html lang="{locale}">' in r.text and word in r.text
+    c.post("/ui/locale", data={"locale": "en", "next": "/ui/map"})
+
+
+def test_an_open_redirect_after_sign_in_is_refused(app: FastAPI) -> None:
+    c = TestClient(app)
+    r = c.post("/login", data={"username": "officer_n1", "password": PASSWORD, "next": "//evil.example/"},
+               follow_redirects=False)
+    assert r.headers["location"] == "/ui/"
