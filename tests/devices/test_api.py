@@ -9,7 +9,6 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
 from kuzet.store.reports import store_reports
-from tests.web.conftest import app, client, factory, world, world_db  # noqa: F401 - shared fixtures
 from tests.web.world import World
 
 from .factories import report
@@ -24,8 +23,8 @@ def _send_test_report(sessions: sessionmaker[Session], serial: str, lon_lat: tup
         store_reports(s, [report(serial, now - timedelta(minutes=1), lat=lon_lat[1], lon=lon_lat[0])])
 
 
-def test_register_fit_and_refuse_across_roles_and_scopes(client: TestClient, world: World,  # noqa: F811
-                                                         factory: sessionmaker[Session]) -> None:  # noqa: F811
+def test_register_fit_and_refuse_across_roles_and_scopes(client: TestClient, world: World,
+                                                         factory: sessionmaker[Session]) -> None:
     body = {"serial": "API-1", "type": "gps_bracelet", "unit": "N1", "firmware": "2.0.1"}
     assert client.post("/api/v1/devices", json=body, headers=world.auth("officer_n1")).status_code == 403
     assert client.post("/api/v1/devices", json={**body, "unit": "S1"},
@@ -69,7 +68,7 @@ def test_register_fit_and_refuse_across_roles_and_scopes(client: TestClient, wor
     assert r.status_code == 200 and r.json()["to"] == "removed"
 
 
-def test_catalogue_forecast_and_health_rules(client: TestClient, world: World) -> None:  # noqa: F811
+def test_catalogue_forecast_and_health_rules(client: TestClient, world: World) -> None:
     patch = {"name_en": "GPS ankle tag"}
     assert client.patch("/api/v1/fleet/catalogue/gps_bracelet", json=patch,
                         headers=world.auth("supervisor_n1")).status_code == 403
@@ -86,7 +85,7 @@ def test_catalogue_forecast_and_health_rules(client: TestClient, world: World) -
 
 
 def test_an_invoice_over_the_api_is_reconciled_and_the_shelf_device_caught(
-        client: TestClient, world: World) -> None:  # noqa: F811
+        client: TestClient, world: World) -> None:
     admin = world.auth("admin")
     assert client.post("/api/v1/devices", json={"serial": "API-SHELF", "type": "gps_bracelet", "unit": "N2"},
                        headers=admin).status_code == 201

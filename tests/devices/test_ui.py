@@ -1,0 +1,56 @@
+"""The fleet pages render for the roles that may see them, in the caller's language, and refuse the others."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session, sessionmaker
+
+from kuzet.devices.leasing import InvoiceLineInput, create_contract, lease_devices, record_invoice
+from kuzet.devices.lifecycle import register_device
+from kuzet.store.db import transaction
+from tests.web.world import World
+
+from .factories import OFFICER
+
+
+def _invoice(sessions: sessionmaker[Session], world: World) -> int:
+    today = datetime.now(ZoneInfo("Asia/Almaty")).date()
+    with transaction(sessions) as s:
+        register_device(s, OFFICER, serial="UI-SHELF", type_code="gps_bracelet", unit=world.units["N1"],
+                        at=datetime.now(UTC) - timedelta(days=3))
+        create_contract(s, OFFICER, reference="L-UI", supplier="Supplier LLP", daily_rate_tiyn=250_000,
+                        start_date=today - timedelta(days=30))
+        lease_devices(s, OFFICER, "L-UI", ["UI-SHELF"])
+        return record_invoice(s, OFFICER, contract="L-UI", number="INV-UI", period_start=today - timedelta(days=1),
+                              period_end=today, lines=[InvoiceLineInput("UI-SHELF", 2, 500_000)]).id
+
+
+def test_every_fleet_page_renders_and_the_reconciliation_names_the_shelf_device(
+        client: TestClient, world: World, factory: sessionmaker[Session]) -> None:
+    invoice_id = _invoice(factory, world)
+    admin = world.auth("admin")
+    for path in ("/ui/devices", "/ui/devices/UI-SHELF", "/ui/devices/UI-SHELF/fit", "/ui/fleet",
+                 "/ui/fleet/leases", f"/ui/fleet/invoices/{invoice_id}", "/ui/devices?status=in_stock"):
+        r = client.get(path, headers=admin)
+        assert r.status_code == 200, (path, r.status_code)
+    page = client.get(f"/ui/fleet/invoices/{invoice_id}", headers=admin).text
+    assert 'data-testid="line-UI-SHELF"' in page and "billed while in stock" in page
+    assert "in stock: 2" in page and "5 000.00" in page
+    client.post(f"/ui/fleet/invoices/{invoice_id}/reconcile", headers=admin, follow_redirects=False)
+    assert "disputed" in client.get("/ui/fleet/leases", headers=admin).text
+
+
+def test_fleet_pages_and_steps_refuse_roles_without_access(
+        client: TestClient, world: World) -> None:
+    assert client.get("/ui/fleet/leases", headers=world.auth("officer_n1")).status_code == 403
+    assert client.get("/ui/devices", headers=world.auth("partner")).status_code == 403
+    assert client.get("/ui/devices/DEV-N-A", headers=world.auth("officer_s")).status_code == 404
+    r = client.post("/ui/devices/DEV-N-A/action", data={"action": "write_off", "text": "x"},
+                    headers=world.auth("officer_n1"), follow_redirects=False)
+    assert r.status_code == 403 and "may not write off" in r.json()["detail"]
+    r = client.post("/ui/devices/DEV-N-A/action", data={"action": "send_to_repair", "text": "x"},
+                    headers=world.auth("supervisor_n1"), follow_redirects=False)
+    assert "it%20is%20fitted" in r.headers["location"]
