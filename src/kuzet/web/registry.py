@@ -30,6 +30,7 @@ ROUTER_MODULES: tuple[str, ...] = (
     "kuzet.web.ui.views",
     "kuzet.devices.api",
     "kuzet.devices.ui",
+    "kuzet.alerts.api",
 )
 
 PUBLIC_MARK = "x-kuzet-public"
