@@ -22,6 +22,7 @@ from kuzet.devices.health import (
 from kuzet.devices.models import DeviceHealthSnapshot
 from kuzet.store.catalogue import SEVEN_TYPES
 from kuzet.store.db import transaction
+from kuzet.store.models import AlertRecord
 
 from .factories import fitted, organisation, person, report, stock_device, store
 
@@ -156,3 +157,24 @@ def test_fleet_health_lists_faulty_devices_first_and_keeps_snapshots(sqlite_sess
         assert device_health(s, "KZ-GOOD", now=now, window=timedelta(hours=48)).metrics.median_gsm_signal == 20
         assert snapshot_fleet_health(s, now=now, window=timedelta(hours=48)) == 3
         assert s.query(DeviceHealthSnapshot).filter_by(faulty=True).count() == 2
+
+
+def test_a_device_whose_alerts_operators_closed_as_technical_faults_is_suspect(
+        sqlite_sessions: sessionmaker[Session]) -> None:
+    now = START + timedelta(hours=48)
+    with transaction(sqlite_sessions) as s:
+        region, u1, _ = organisation(s)
+        who = person(s, u1, "S-1")
+        stock_device(s, "KZ-1", u1, at=START - timedelta(days=2), firmware="2.1.0")
+        fitted(s, "KZ-1", who, START - timedelta(hours=1))
+        store(s, [report("KZ-1", h.time, battery_pct=h.battery_pct, charging=h.charging)
+                  for h in series(every_s=60)])
+        for i, outcome in enumerate(("technical_fault", "false_alarm", "violation_confirmed")):
+            s.add(AlertRecord(person_id=who.id, subject_code="S-1", region_id=region.id, device="KZ-1",
+                              type="strap_tamper", target_key="", start=START + timedelta(hours=i + 1),
+                              raised_at=START + timedelta(hours=i + 1), severity="critical", status="closed",
+                              outcome=outcome))
+        s.flush()
+        health = device_health(s, "KZ-1", now=now, window=timedelta(hours=48))
+    assert codes(health) == {FlagCode.FALSE_ALERTS}
+    assert health.metrics.alerts_closed_as_fault == 2 and health.faulty

@@ -23,11 +23,11 @@ from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from kuzet.domain.geometry import haversine_m
-from kuzet.store.models import Assignment, Device, DeviceReportRecord, DeviceType, Person
+from kuzet.store.models import AlertRecord, Assignment, Device, DeviceReportRecord, DeviceType, Person
 
 from .lifecycle import get_device
 from .models import DeviceHealthSnapshot
@@ -40,6 +40,10 @@ STRAP_FLICKER = timedelta(minutes=2)
 POOR_ACCURACY_M = 50.0
 #: A report later than this after its measurement is a late upload (coverage problem).
 LATE_UPLOAD = timedelta(minutes=10)
+#: This many alerts closed as technical faults or false alarms in the window make the device suspect.
+FALSE_ALERTS_LIMIT = 2
+#: Alert outcomes that blame the device rather than the wearer (the alert workflow's vocabulary).
+FAULT_OUTCOMES: tuple[str, ...] = ("technical_fault", "false_alarm")
 #: A battery at or below this is empty.
 EMPTY_PCT = 5.0
 #: A wearer of a daily-charged device who has not charged for this long has a habit problem.
@@ -63,13 +67,14 @@ class FlagCode(StrEnum):
     REPORTING_GAPS = "reporting_gaps"
     OUTDATED_FIRMWARE = "outdated_firmware"
     SILENT = "silent"
+    FALSE_ALERTS = "false_alerts"
 
 
 _KIND: dict[FlagCode, FlagKind] = {
     FlagCode.BATTERY_DRAIN: FlagKind.FAULT, FlagCode.STRAP_SENSOR_FLICKER: FlagKind.FAULT,
     FlagCode.FREQUENT_REBOOTS: FlagKind.FAULT, FlagCode.POSITION_JUMPS: FlagKind.FAULT,
     FlagCode.POOR_GPS: FlagKind.FAULT, FlagCode.POOR_GSM: FlagKind.FAULT, FlagCode.REPORTING_GAPS: FlagKind.FAULT,
-    FlagCode.SILENT: FlagKind.FAULT, FlagCode.NOT_CHARGED: FlagKind.HABIT,
+    FlagCode.SILENT: FlagKind.FAULT, FlagCode.FALSE_ALERTS: FlagKind.FAULT, FlagCode.NOT_CHARGED: FlagKind.HABIT,
     FlagCode.OUTDATED_FIRMWARE: FlagKind.ADVISORY,
 }
 
@@ -122,6 +127,8 @@ class HealthMetrics:
     reboots: int
     position_jumps: int
     fault_events_per_day: float
+    #: Alerts from this device that operators closed as a technical fault or a false alarm.
+    alerts_closed_as_fault: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,8 +201,9 @@ def _discharge_rate(battery: Sequence[HealthSample]) -> float | None:
 
 def assess_health(samples: Sequence[HealthSample], *, serial: str, type_code: str, procedure: Mapping[str, Any],
                   firmware: str, latest_firmware: str | None, window_start: datetime, window_end: datetime,
-                  timezone: str = "Asia/Almaty") -> DeviceHealth:
-    """The health of one device over ``[window_start, window_end]`` from its reports (any order)."""
+                  timezone: str = "Asia/Almaty", alerts_closed_as_fault: int = 0) -> DeviceHealth:
+    """The health of one device over ``[window_start, window_end]`` from its reports (any order), and from how
+    many of its alerts operators closed as a technical fault or a false alarm."""
     rows = sorted(samples, key=lambda r: r.time)
     interval_s = float(procedure.get("reporting_interval_s") or 60)
     span_s = max((window_end - window_start).total_seconds(), 1.0)
@@ -291,6 +299,9 @@ def assess_health(samples: Sequence[HealthSample], *, serial: str, type_code: st
     elif delivery < 0.7 and longest_gap_h is not None and longest_gap_h * 3600 > 10 * interval_s:
         flag(FlagCode.REPORTING_GAPS, f"{delivery:.0%} of the expected reports arrived; longest gap "
                                       f"{longest_gap_h:.1f} h")
+    if alerts_closed_as_fault >= FALSE_ALERTS_LIMIT:
+        flag(FlagCode.FALSE_ALERTS, f"{alerts_closed_as_fault} of its alerts were closed as a technical fault "
+                                    "or a false alarm")
     if latest_firmware and firmware and firmware_key(firmware) < firmware_key(latest_firmware):
         flag(FlagCode.OUTDATED_FIRMWARE, f"firmware {firmware}, fleet has {latest_firmware}")
 
@@ -305,7 +316,7 @@ def assess_health(samples: Sequence[HealthSample], *, serial: str, type_code: st
         charges_per_day=_round(len(charge_starts) / days if days >= 1 else None),
         longest_without_charge_h=_round(longest_dry_h, 1), usual_charging_hour=usual_hour,
         strap_flickers=flickers, reboots=reboots, position_jumps=jumps,
-        fault_events_per_day=round(fault_events / max(days, 1 / 24), 2))
+        fault_events_per_day=round(fault_events / max(days, 1 / 24), 2), alerts_closed_as_fault=alerts_closed_as_fault)
     return DeviceHealth(serial, type_code, firmware, window_start, window_end, metrics, tuple(flags))
 
 
@@ -353,10 +364,13 @@ def device_health(session: Session, serial: str, *, now: datetime, window: timed
     if fitted_at is not None and fitted_at > start:
         start = fitted_at
     newest = latest_firmware if latest_firmware is not None else latest_firmware_by_type(session)
+    blamed = session.execute(select(func.count()).select_from(AlertRecord).where(
+        AlertRecord.device == serial, AlertRecord.outcome.in_(FAULT_OUTCOMES), AlertRecord.start >= now - window,
+        AlertRecord.start <= now)).scalar_one()
     return assess_health(_samples(session, serial, start, now), serial=serial, type_code=dtype.code,
                          procedure=dtype.procedure or {}, firmware=device.firmware,
                          latest_firmware=newest.get(device.type_id), window_start=start, window_end=now,
-                         timezone=_timezone_of_wearer(session, device.id))
+                         timezone=_timezone_of_wearer(session, device.id), alerts_closed_as_fault=blamed)
 
 
 def fleet_health(session: Session, *, now: datetime, window: timedelta = timedelta(days=7),
