@@ -62,7 +62,7 @@ async def run_until(monitor: Monitor, condition: Any, timeout_s: float = 20.0) -
     task = asyncio.create_task(monitor.run(stop))
     try:
         async with asyncio.timeout(timeout_s):
-            while not await asyncio.to_thread(condition):
+            while not await asyncio.to_thread(condition):  # noqa: ASYNC110 - polls the store
                 await asyncio.sleep(0.05)
     finally:
         stop.set()

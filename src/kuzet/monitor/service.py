@@ -105,7 +105,7 @@ def load_plan(session: Session, devices: set[str] | None = None) -> PlanView:
         plan = MonitoringPlan(plan.timezone, subjects, plan.extra)
     by_code = {p.code: p for p in people}
     subject_owner = {s.id: Owner(by_code[s.id].id, by_code[s.id].region_id) for s in plan.subjects}
-    device_owner: dict[str, int] = dict(session.execute(  # type: ignore[arg-type]
+    device_owner: dict[str, int] = dict(session.execute(
         select(Device.serial, Assignment.person_id).join(Assignment, Assignment.device_id == Device.id)
         .where(Assignment.removed_at.is_(None))).all())
     return PlanView(plan, fingerprint, device_owner, subject_owner)
@@ -188,7 +188,7 @@ class Monitor:
             from kuzet.engine import Engine
 
             self.engine_type = Engine
-        Engine = self.engine_type  # noqa: N806 - a class
+        Engine = self.engine_type
         with self.sessions() as session:
             self.view = load_plan(session, self._owned_devices(session))
             row = session.get(MonitorCheckpoint, self.name)
@@ -346,7 +346,7 @@ class Monitor:
         if deadline is None:
             return 0.2
         left = (deadline + self.timer_lag - self.clock()).total_seconds()
-        return max(0.0, min(0.2, left))
+        return float(max(0.0, min(0.2, left)))
 
 
 def _arrival_epoch(episode: AlertEpisode, entries: Sequence[JournalEntry]) -> float:

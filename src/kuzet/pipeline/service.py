@@ -142,7 +142,7 @@ async def run_pipeline(settings: Settings, options: PipelineOptions, stop: async
             config = uvicorn.Config(create_app(settings), host=options.host or settings.host,
                                     port=options.port or settings.port, log_level="warning", lifespan="on")
             server = uvicorn.Server(config)
-            server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+            server.install_signal_handlers = lambda: None
             tasks.append(asyncio.create_task(server.serve(), name="web"))
         if monitor is not None:
             await asyncio.wait([asyncio.create_task(monitor.ready.wait()), asyncio.create_task(stop.wait())],

@@ -1,0 +1,150 @@
+"""A fleet of simulated devices speaking the real protocols over TCP, for benchmarks and fault tests.
+
+Each device keeps its own buffer, as a real tracker does: a record leaves the buffer only when the gateway has
+acknowledged the frame that carried it; on a refused frame, a timeout or a dropped connection the device
+reconnects after a pause and sends the same records again. The fleet records exactly which reports were
+acknowledged, so a test can check that every one of them was stored once.
+
+It uses the gateway's own client-side frame encoders (``kuzet.gateway``); it never touches the store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections import defaultdict, deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from kuzet.domain.reports import DeviceReport
+
+
+class Speaker(Protocol):
+    """One protocol's client side: log in, frame records, read the acknowledgement."""
+
+    name: str
+
+    async def login(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, device: str) -> None: ...
+
+    def frame(self, device: str, reports: Sequence[DeviceReport]) -> bytes: ...
+
+    async def acknowledged(self, reader: asyncio.StreamReader, count: int) -> bool: ...
+
+
+@dataclass
+class FleetResult:
+    acknowledged: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
+    frames: int = 0
+    refused: int = 0
+    reconnects: int = 0
+    ack_latencies: list[float] = field(default_factory=list)
+    started: float = 0.0
+    finished: float = 0.0
+
+    @property
+    def acknowledged_count(self) -> int:
+        return sum(len(v) for v in self.acknowledged.values())
+
+
+class DeviceLink:
+    """One device: its buffer, its connection, its retries."""
+
+    def __init__(self, device: str, speaker: Speaker, host: str, port: int, result: FleetResult, *,
+                 records_per_frame: int, ack_timeout_s: float = 5.0, retry_s: float = 0.5) -> None:
+        self.device = device
+        self.speaker = speaker
+        self.host = host
+        self.port = port
+        self.result = result
+        self.records_per_frame = records_per_frame
+        self.ack_timeout_s = ack_timeout_s
+        self.retry_s = retry_s
+        self.buffer: deque[DeviceReport] = deque()
+        self.more = asyncio.Event()
+        self.closed = False
+        self._conn: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
+
+    def push(self, report: DeviceReport) -> None:
+        self.buffer.append(report)
+        self.more.set()
+
+    async def _connect(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        if self._conn is None:
+            reader, writer = await asyncio.open_connection(self.host, self.port)
+            await asyncio.wait_for(self.speaker.login(reader, writer, self.device), self.ack_timeout_s)
+            self._conn = (reader, writer)
+        return self._conn
+
+    async def _drop(self) -> None:
+        if self._conn is not None:
+            with contextlib.suppress(Exception):
+                self._conn[1].close()
+            self._conn = None
+
+    async def run(self) -> None:
+        while True:
+            if not self.buffer:
+                if self.closed:
+                    break
+                self.more.clear()
+                await self.more.wait()
+                continue
+            batch = [self.buffer[i] for i in range(min(self.records_per_frame, len(self.buffer)))]
+            sent = time.perf_counter()
+            try:
+                reader, writer = await self._connect()
+                writer.write(self.speaker.frame(self.device, batch))
+                await writer.drain()
+                ok = await asyncio.wait_for(self.speaker.acknowledged(reader, len(batch)), self.ack_timeout_s)
+            except (OSError, TimeoutError, asyncio.IncompleteReadError, ConnectionError):
+                ok = False
+                await self._drop()
+                self.result.reconnects += 1
+            if not ok:
+                self.result.refused += 1
+                await self._drop()
+                await asyncio.sleep(self.retry_s)
+                continue
+            self.result.frames += 1
+            self.result.ack_latencies.append(time.perf_counter() - sent)
+            for _ in batch:
+                report = self.buffer.popleft()
+                self.result.acknowledged[self.device].append(report.seq if report.seq is not None else -1)
+        await self._drop()
+
+
+async def drive(reports: Sequence[DeviceReport], speaker: Speaker, host: str, port: int, *,
+                records_per_frame: int = 1, rate: float | None = None,
+                on_progress: Callable[[FleetResult], Any] | None = None,
+                result: FleetResult | None = None) -> FleetResult:
+    """Send ``reports`` (in arrival order) from one connection per device, at ``rate`` reports a second
+    (``None``: as fast as the gateway acknowledges). Returns when every report has been acknowledged."""
+    result = result or FleetResult()
+    links: dict[str, DeviceLink] = {}
+    for r in reports:
+        if r.device not in links:
+            links[r.device] = DeviceLink(r.device, speaker, host, port, result,
+                                         records_per_frame=records_per_frame)
+    tasks = [asyncio.create_task(link.run()) for link in links.values()]
+    result.started = time.perf_counter()
+    if rate is None:
+        for r in reports:
+            links[r.device].push(r)
+    else:
+        start = time.perf_counter()
+        for i, r in enumerate(reports):
+            due = start + i / rate
+            delay = due - time.perf_counter()
+            if delay > 0.002:
+                await asyncio.sleep(delay)
+            links[r.device].push(r)
+            if on_progress is not None and i % 1000 == 0:
+                on_progress(result)
+    for link in links.values():
+        link.closed = True
+        link.more.set()
+    await asyncio.gather(*tasks)
+    result.finished = time.perf_counter()
+    return result
