@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -17,11 +19,13 @@ from kuzet.exchange import read_bundle
 from kuzet.exchange.bundle import Bundle
 from kuzet.exchange.store_io import import_bundle
 from kuzet.journal.embedded import EmbeddedJournal
+from kuzet.journal.nats import NatsJournal
 from kuzet.monitor.models import MonitorCheckpoint
 from kuzet.monitor.service import Monitor
-from kuzet.store.db import transaction
+from kuzet.store.db import make_engine, session_factory, transaction
+from kuzet.store.migrate import upgrade
 from kuzet.store.models import AlertRecord, DeviceReportRecord, ZoneRecord
-from tests.conftest import EXAMPLES
+from tests.conftest import EXAMPLES, drop_pg_database, new_pg_database
 
 from .standin import StandinEngine
 
@@ -144,3 +148,51 @@ async def test_the_plan_is_refreshed_when_zones_change(sqlite_sessions: sessionm
     assert sum(len(s.zones) for s in monitor.view.plan.subjects) == before - 1
     assert monitor.engine.plan is monitor.view.plan
     await journal.close()
+
+
+@pytest.mark.nats
+@pytest.mark.postgres
+async def test_two_monitors_split_the_nats_partitions_and_resume_from_their_checkpoints() -> None:
+    db_url = new_pg_database()
+    upgrade(db_url)
+    engine = make_engine(db_url)
+    sessions = session_factory(engine)
+    devices = seed(sessions)
+    reports = stream(devices, 40, strap_open_at=10)
+    journal = NatsJournal("nats://127.0.0.1:4222", stream=f"KZT_TEST_{uuid.uuid4().hex[:8].upper()}", partitions=4)
+    await journal.start()
+    clock = lambda: T0 + timedelta(minutes=20)  # noqa: E731
+    try:
+        for r in reports[: len(reports) // 2]:
+            await journal.append([r], protocol="teltonika")
+        halves = ([0, 1], [2, 3])
+        monitors = [Monitor(sessions, journal, name=f"m{i}", partitions=p, engine_type=StandinEngine, clock=clock,
+                            checkpoint_every=timedelta(0)) for i, p in enumerate(halves)]
+        stop = asyncio.Event()
+        tasks = [asyncio.create_task(m.run(stop)) for m in monitors]
+        async with asyncio.timeout(20):
+            while sum(m.stats.reports for m in monitors) < len(reports) // 2:  # noqa: ASYNC110
+                await asyncio.sleep(0.05)
+        stop.set()
+        await asyncio.gather(*tasks)
+        for r in reports[len(reports) // 2:]:
+            await journal.append([r], protocol="teltonika")
+        monitors = [Monitor(sessions, journal, name=f"m{i}", partitions=p, engine_type=StandinEngine, clock=clock)
+                    for i, p in enumerate(halves)]
+        stop = asyncio.Event()
+        tasks = [asyncio.create_task(m.run(stop)) for m in monitors]
+        async with asyncio.timeout(20):
+            while counts(sessions)[0] < len(reports):  # noqa: ASYNC110
+                await asyncio.sleep(0.05)
+        await asyncio.sleep(0.3)
+        stop.set()
+        await asyncio.gather(*tasks)
+        positions, distinct, alerts = counts(sessions)
+        assert positions == distinct == len(reports)
+        assert sum(m.stats.reports for m in monitors) == len(reports) - len(reports) // 2
+        assert alerts == len(devices)
+    finally:
+        await journal.delete_stream()
+        await journal.close()
+        engine.dispose()
+        drop_pg_database(db_url)
