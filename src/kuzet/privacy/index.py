@@ -89,7 +89,7 @@ def _fixes(session: Session, rows: Sequence[Any]) -> list[IndexedFix]:
     for i in range(0, len(missing), 500):
         part = missing[i : i + 500]
         ids.update(session.execute(select(DeviceReportRecord.dedup_key, DeviceReportRecord.id)
-                                   .where(DeviceReportRecord.dedup_key.in_(part))).tuples().all())
+                                   .where(DeviceReportRecord.dedup_key.in_(part))).all())
     out = []
     for r in usable:
         report_id = _get(r, "id")

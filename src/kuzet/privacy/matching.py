@@ -407,7 +407,7 @@ def match_crime_scene(session: Session, actor: Actor, query: CrimeSceneQuery, *,
     with_data = people_with_data(session, query.place, query.start, query.end)
     monitored = monitored_people(session, query.start, query.end)
     ids = set(near) | set(with_data) | set(monitored)
-    codes = dict(session.execute(select(Person.id, Person.code).where(Person.id.in_(ids))).tuples().all()) \
+    codes = dict(session.execute(select(Person.id, Person.code).where(Person.id.in_(ids))).all()) \
         if ids else {}
     within: list[NearPerson] = []
     possibly: list[NearPerson] = []

@@ -95,7 +95,7 @@ def subject_records(session: Session, person: Person) -> dict[str, Any]:
             select(ProtectedPersonRecord).where(ProtectedPersonRecord.person_id == pid)).scalars()],
         "assignments": [{**row_json(a), "device_serial": serial} for a, serial in session.execute(
             select(Assignment, Device.serial).join(Device, Device.id == Assignment.device_id)
-            .where(Assignment.person_id == pid).order_by(Assignment.fitted_at)).tuples()],
+            .where(Assignment.person_id == pid).order_by(Assignment.fitted_at)).all()],
         "alerts": [row_json(a) for a in alerts],
         "alert_actions": [row_json(a) for a in session.execute(
             select(AlertAction).where(AlertAction.alert_id.in_(alert_ids)).order_by(AlertAction.id)).scalars()]
