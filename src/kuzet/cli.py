@@ -97,6 +97,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "kuzet.monitor.cli",
     "kuzet.web.cli",
     "kuzet.devices.cli",
+    "kuzet.privacy.cli",
 )
 
 for _name in COMMAND_MODULES:

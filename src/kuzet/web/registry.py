@@ -31,6 +31,7 @@ ROUTER_MODULES: tuple[str, ...] = (
     "kuzet.devices.api",
     "kuzet.devices.ui",
     "kuzet.alerts.api",
+    "kuzet.privacy.api",
 )
 
 PUBLIC_MARK = "x-kuzet-public"
