@@ -17,6 +17,7 @@ from kuzet.devices.health import (
     assess_health,
     device_health,
     fleet_health,
+    latest_health,
     snapshot_fleet_health,
 )
 from kuzet.devices.models import DeviceHealthSnapshot
@@ -157,6 +158,8 @@ def test_fleet_health_lists_faulty_devices_first_and_keeps_snapshots(sqlite_sess
         assert device_health(s, "KZ-GOOD", now=now, window=timedelta(hours=48)).metrics.median_gsm_signal == 20
         assert snapshot_fleet_health(s, now=now, window=timedelta(hours=48)) == 3
         assert s.query(DeviceHealthSnapshot).filter_by(faulty=True).count() == 2
+        assert {h.serial for h in latest_health(s)} == {"KZ-DRAIN", "KZ-MUTE"}
+        assert len(latest_health(s, flagged_only=False)) == 3
 
 
 def test_a_device_whose_alerts_operators_closed_as_technical_faults_is_suspect(

@@ -41,6 +41,11 @@ def test_every_fleet_page_renders_and_the_reconciliation_names_the_shelf_device(
     assert "in stock: 2" in page and "5 000.00" in page
     client.post(f"/ui/fleet/invoices/{invoice_id}/reconcile", headers=admin, follow_redirects=False)
     assert "disputed" in client.get("/ui/fleet/leases", headers=admin).text
+    # The world's devices have been silent for weeks: the daily health snapshot lists them as suspect.
+    assert client.post("/ui/fleet/snapshot-health", headers=world.auth("supervisor_n1"),
+                       follow_redirects=False).status_code == 303
+    fleet = client.get("/ui/fleet", headers=world.auth("supervisor_n1")).text
+    assert "DEV-N-A" in fleet and "DEV-S-A" not in fleet and "silent" in fleet
 
 
 def test_fleet_pages_and_steps_refuse_roles_without_access(

@@ -254,12 +254,15 @@ def api_stock(principal: Principal = Depends(fleet_reader),
 
 
 @router.get("/fleet/health")
-def api_fleet_health(days: int = Query(7, ge=1, le=90), flagged_only: bool = True,
+def api_fleet_health(days: int = Query(7, ge=1, le=90), flagged_only: bool = True, live: bool = False,
                      principal: Principal = Depends(fleet_reader),
                      session: Session = Depends(get_session)) -> list[dict[str, Any]]:
-    """Health of fitted devices in scope, the faulty-looking first."""
-    result = health.fleet_health(session, now=datetime.now(UTC), window=timedelta(days=days),
-                                 unit_ids=visible_unit_ids(session, principal))
+    """Health of the devices in scope, the faulty-looking first: from the latest daily snapshots, or computed
+    now from the reports with ``live=true`` (slower: every fitted device's reports are read)."""
+    units = visible_unit_ids(session, principal)
+    if not live:
+        return [h.to_json() for h in health.latest_health(session, unit_ids=units, flagged_only=flagged_only)]
+    result = health.fleet_health(session, now=datetime.now(UTC), window=timedelta(days=days), unit_ids=units)
     return [h.to_json() for h in result if h.flags or not flagged_only]
 
 

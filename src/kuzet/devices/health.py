@@ -399,3 +399,35 @@ def snapshot_fleet_health(session: Session, *, now: datetime | None = None,
         count += 1
     session.flush()
     return count
+
+
+@dataclass(frozen=True, slots=True)
+class HealthSnapshotView:
+    """The latest stored health of a device (what the fleet pages list, without recomputing every device)."""
+
+    serial: str
+    type_code: str
+    at: datetime
+    faulty: bool
+    flags: tuple[dict[str, str], ...]
+    metrics: dict[str, Any]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"serial": self.serial, "type": self.type_code, "at": self.at.isoformat(), "faulty": self.faulty,
+                "flags": list(self.flags), "metrics": self.metrics}
+
+
+def latest_health(session: Session, *, unit_ids: Sequence[int] | None = None,
+                  flagged_only: bool = True) -> list[HealthSnapshotView]:
+    """Each device's most recent snapshot (of devices now at the given units), the faulty-looking first."""
+    newest = (select(DeviceHealthSnapshot.device_id, func.max(DeviceHealthSnapshot.id).label("last_id"))
+              .group_by(DeviceHealthSnapshot.device_id).subquery())
+    stmt = (select(DeviceHealthSnapshot, Device.serial, DeviceType.code)
+            .join(newest, newest.c.last_id == DeviceHealthSnapshot.id)
+            .join(Device, Device.id == DeviceHealthSnapshot.device_id)
+            .join(DeviceType, DeviceType.id == Device.type_id))
+    if unit_ids is not None:
+        stmt = stmt.where(Device.unit_id.in_(list(unit_ids)))
+    out = [HealthSnapshotView(serial, code, snap.at, snap.faulty, tuple(snap.flags), dict(snap.metrics))
+           for snap, serial, code in session.execute(stmt).all() if snap.flags or not flagged_only]
+    return sorted(out, key=lambda h: (not h.faulty, -len(h.flags), h.serial))

@@ -185,8 +185,7 @@ def fleet_overview(request: Request, principal: Principal = Depends(fleet_reader
                    session: Session = Depends(get_session)) -> Response:
     """Devices that look faulty, fittings that look like the wrong device, and the stock forecast."""
     now = datetime.now(UTC)
-    flagged = [h for h in health.fleet_health(session, now=now, unit_ids=visible_unit_ids(session, principal))
-               if h.flags]
+    flagged = health.latest_health(session, unit_ids=visible_unit_ids(session, principal))
     return render(request, "devices/fleet.html", {
         "flagged": flagged, "mismatches": mismatches_in_scope(session, principal),
         "forecasts": forecast.stock_forecast(session, now=now, region_ids=forecast_regions(principal)),
@@ -198,6 +197,14 @@ def fleet_overview(request: Request, principal: Principal = Depends(fleet_reader
 def check_fittings(request: Request, principal: Principal = Depends(stock_keeper),
                    session: Session = Depends(get_session)) -> Response:
     addresscheck.check_pending_fittings(session, now=datetime.now(UTC), actor=principal.actor)
+    return RedirectResponse("/ui/fleet", status_code=303)
+
+
+@router.post("/ui/fleet/snapshot-health", response_class=HTMLResponse)
+def snapshot_health(request: Request, principal: Principal = Depends(stock_keeper),
+                    session: Session = Depends(get_session)) -> Response:
+    """Recompute and store the health of every fitted device now (normally done daily by the CLI)."""
+    health.snapshot_fleet_health(session)
     return RedirectResponse("/ui/fleet", status_code=303)
 
 
