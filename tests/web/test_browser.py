@@ -109,14 +109,15 @@ def test_an_officer_signs_in_and_sees_a_position_move_live(page: Page, site: Sit
     item = page.locator(f'#positions li[data-person-id="{pid}"]')
     expect(item).to_be_visible()
     expect(page.get_by_test_id("stream-state")).to_have_attribute("data-state", "open")
-    expect(page.locator('#positions li[data-person-id="%d"]' % site.world.people["S-A"])).to_have_count(0)
+    expect(page.locator(f'#positions li[data-person-id="{site.world.people["S-A"]}"]')).to_have_count(0)
     page.screenshot(path=str(ARTIFACTS / "01-live-map.png"))
     for step in range(1, 4):
         lon, lat = ALMATY[0] + 0.003 * step, ALMATY[1] + 0.002 * step
         add_fix(site.factory, "N-A", pid, 5000 + step, lon, lat, datetime.now(UTC))
         expect(item).to_have_attribute("data-lat", str(lat), timeout=10_000)
         expect(item).to_have_attribute("data-lon", str(lon))
-    marker = page.evaluate(f"(() => {{ const m = window.kuzetMarkers[{pid}].dot.getLatLng(); return [m.lat, m.lng]; }})()")
+    marker = page.evaluate(
+        f"(() => {{ const m = window.kuzetMarkers[{pid}].dot.getLatLng(); return [m.lat, m.lng]; }})()")
     assert marker == pytest.approx([ALMATY[1] + 0.006, ALMATY[0] + 0.009])
     new_alert = add_alert(site.factory, "N-A", pid, site.world.regions["N"], datetime.now(UTC))
     expect(page.locator(f'#alerts li[data-alert-id="{new_alert}"]')).to_be_visible(timeout=10_000)
