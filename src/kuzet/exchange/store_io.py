@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from kuzet.alerts.absences import absences_for, with_absences
 from kuzet.audit import SYSTEM, Actor, record
 from kuzet.domain.alerts import AlertEpisode
 from kuzet.domain.enums import AlertType, Category, Closure, Severity, Source
@@ -137,6 +138,8 @@ def plan_for_people(session: Session, people: list[Person]) -> MonitoringPlan:
                             "grace_s": z.grace_s, **z.extra}, z.timezone)
             for z in person.zones if z.active
         )
+        # Authorised absences lift the inclusion zones for their interval (alert workflow).
+        zones = with_absences(zones, absences_for(session, person.id))
         pps = tuple(ProtectedPerson.from_json({"id": p.code, "device": p.device_serial,
                                                "distance_m": p.distance_m, "grace_s": p.grace_s})
                     for p in person.protected_persons)
