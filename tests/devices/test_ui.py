@@ -59,3 +59,22 @@ def test_fleet_pages_and_steps_refuse_roles_without_access(
     r = client.post("/ui/devices/DEV-N-A/action", data={"action": "send_to_repair", "text": "x"},
                     headers=world.auth("supervisor_n1"), follow_redirects=False)
     assert "it%20is%20fitted" in r.headers["location"]
+
+
+def test_an_administrator_edits_a_procedure_on_the_catalogue_page(client: TestClient, world: World) -> None:
+    form = {"new": "0", "code": "home_unit", "name_ru": "Стационарное устройство", "name_kk": "Стационарлық құрылғы",
+            "name_en": "Home unit", "fitting_checklist": "installed at the registered address\nmains power connected",
+            "check_interval_h": "72", "reporting_interval_s": "300", "charging_rule": "mains power",
+            "events": ["case_open", "power_off"], "protocols": ["kuzet"], "active": "on"}
+    assert client.post("/ui/fleet/catalogue", data=form, headers=world.auth("supervisor_n1"),
+                       follow_redirects=False).status_code == 403
+    r = client.post("/ui/fleet/catalogue", data=form, headers=world.auth("admin"), follow_redirects=False)
+    assert r.status_code == 303 and "error" not in r.headers["location"]
+    types = {t["code"]: t for t in client.get("/api/v1/fleet/catalogue", headers=world.auth("admin")).json()}
+    assert types["home_unit"]["procedure"]["check_interval_h"] == 72
+    assert types["home_unit"]["procedure"]["fitting_checklist"][1] == "mains power connected"
+    bad = client.post("/ui/fleet/catalogue", data={**form, "events": ["teleport"]}, headers=world.auth("admin"),
+                      follow_redirects=False)
+    assert "unknown%20events" in bad.headers["location"]
+    page = client.get("/ui/fleet/catalogue", headers=world.auth("officer_n1")).text
+    assert "mains power connected" in page and "<textarea" not in page

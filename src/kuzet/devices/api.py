@@ -54,6 +54,8 @@ class RegisterDevice(BaseModel):
     unit: str
     protocol: str | None = None
     firmware: str = ""
+    #: HMAC key for the Kuzet device protocol (empty for other protocols); never returned by the API.
+    secret: str = ""
 
 
 class FitDevice(BaseModel):
@@ -149,7 +151,8 @@ def api_register_device(body: RegisterDevice, principal: Principal = Depends(sto
     """Take a new device into stock at one of the caller's units."""
     require_visible_unit(session, principal, body.unit)
     device = lifecycle.register_device(session, principal.actor, serial=body.serial, type_code=body.type,
-                                       unit=body.unit, protocol=body.protocol, firmware=body.firmware)
+                                       unit=body.unit, protocol=body.protocol, firmware=body.firmware,
+                                       secret=body.secret)
     return {"serial": device.serial, "status": device.status}
 
 

@@ -17,6 +17,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
 from kuzet.access.policy import AccessDenied, NotVisible, can_read_locations
+from kuzet.domain.enums import Role
 from kuzet.web.deps import Principal, get_session, require_roles
 from kuzet.web.rendering import NavItem, add_nav_item, render
 
@@ -232,3 +233,43 @@ def reconcile_from_page(request: Request, invoice_id: int, principal: Principal 
                         session: Session = Depends(get_session)) -> Response:
     leasing.reconcile_invoice(session, principal.actor, invoice_id)
     return RedirectResponse(f"/ui/fleet/invoices/{invoice_id}", status_code=303)
+
+
+administrator = require_roles(Role.ADMINISTRATOR)
+
+
+@router.get("/ui/fleet/catalogue", response_class=HTMLResponse)
+def catalogue_page(request: Request, principal: Principal = Depends(fleet_reader),
+                   session: Session = Depends(get_session)) -> Response:
+    """The approved device types and their procedures; an administrator edits them here."""
+    return render(request, "devices/catalogue.html", {
+        "types": catalogue.list_types(session), "seeded": catalogue.SEEDED_CODES,
+        "can_edit": principal.role is Role.ADMINISTRATOR, "error": request.query_params.get("error"),
+        "events": sorted(catalogue.KNOWN_EVENTS), "protocols": sorted(catalogue.KNOWN_PROTOCOLS)})
+
+
+def _procedure_from_form(form: Any) -> dict[str, Any]:
+    return {"fitting_checklist": str(form.get("fitting_checklist") or "").splitlines(),
+            "check_interval_h": form.get("check_interval_h"), "charging_rule": form.get("charging_rule"),
+            "reporting_interval_s": form.get("reporting_interval_s"),
+            "events": [str(e) for e in form.getlist("events")],
+            "protocols": [str(p) for p in form.getlist("protocols")]}
+
+
+@router.post("/ui/fleet/catalogue", response_class=HTMLResponse)
+async def catalogue_save(request: Request, principal: Principal = Depends(administrator),
+                         session: Session = Depends(get_session)) -> Response:
+    """Create a type (``code`` new) or edit one; ``active`` withdraws or restores approval."""
+    form = await request.form()
+    code = str(form.get("code") or "").strip()
+    names = {k: str(form.get(k) or "") for k in ("name_ru", "name_kk", "name_en")}
+    try:
+        if form.get("new") == "1":
+            catalogue.create_type(session, principal.actor, code=code, procedure=_procedure_from_form(form), **names)
+        else:
+            catalogue.update_type(session, principal.actor, code, procedure=_procedure_from_form(form),
+                                  active=form.get("active") == "on", **names)
+    except FleetError as exc:
+        session.rollback()
+        return RedirectResponse(f"/ui/fleet/catalogue?error={_q(str(exc))}#type-{_q(code)}", status_code=303)
+    return RedirectResponse(f"/ui/fleet/catalogue#type-{_q(code)}", status_code=303)
