@@ -3,7 +3,8 @@
 The export directory holds ``bundle/`` (the person's plan, device reports and alerts in the open format
 ``emx/1``, readable by :func:`kuzet.exchange.read_bundle`), ``records.json`` (the person's other records:
 identity, order versions, zones, device assignments, alert actions, court holds, fitting records, and the
-audit entries about them, i.e. who looked at their data and why) and ``subject-access.pdf`` (the same, for
+audit entries about them, i.e. who looked at their data and why), ``other-devices-reports.ndjson`` (reports
+of devices no longer fitted, which the bundle's plan does not name) and ``subject-access.pdf`` (the same, for
 reading, in Kazakh and Russian).
 
 It never includes a third party's personal data: the protected persons' names, phones and addresses are
@@ -24,13 +25,14 @@ from reportlab.lib.units import mm
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
-from sqlalchemy import func, inspect, select
+from sqlalchemy import func, inspect, select, true
 from sqlalchemy.orm import Session
 
 from kuzet.assets import FONT_BOLD, FONT_REGULAR
 from kuzet.audit import Actor, record
 from kuzet.exchange import write_bundle
-from kuzet.exchange.store_io import export_bundle
+from kuzet.exchange.bundle import write_ndjson
+from kuzet.exchange.store_io import export_bundle, record_to_report
 from kuzet.store.models import (
     AlertAction,
     AlertRecord,
@@ -131,8 +133,15 @@ def export_subject(session: Session, actor: Actor, person_code: str, directory: 
     first, last, fixes = session.execute(
         select(func.min(DeviceReportRecord.time), func.max(DeviceReportRecord.time), func.count())
         .where(DeviceReportRecord.person_id == person.id)).one()
-    records["positions_summary"] = {"reports": len(bundle.reports), "with_person_id": int(fixes),
-                                    "first": _value(first), "last": _value(last)}
+    # The bundle carries the reports of the devices fitted now; earlier devices' reports go alongside it.
+    in_bundle = {d.id for s in bundle.plan.subjects for d in s.devices}
+    others = [record_to_report(r) for r in session.execute(
+        select(DeviceReportRecord).where(DeviceReportRecord.person_id == person.id,
+                                         DeviceReportRecord.device.not_in(in_bundle) if in_bundle else true())
+        .order_by(DeviceReportRecord.time, DeviceReportRecord.id)).scalars()]
+    write_ndjson(directory / "other-devices-reports.ndjson", (r.to_json() for r in others))
+    records["positions_summary"] = {"reports": len(bundle.reports), "other_devices_reports": len(others),
+                                    "with_person_id": int(fixes), "first": _value(first), "last": _value(last)}
     records["exported_at"] = now.isoformat()
     records_path = directory / "records.json"
     records_path.write_bytes(orjson.dumps(records, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS))
