@@ -78,3 +78,25 @@ def test_an_administrator_edits_a_procedure_on_the_catalogue_page(client: TestCl
     assert "unknown%20events" in bad.headers["location"]
     page = client.get("/ui/fleet/catalogue", headers=world.auth("officer_n1")).text
     assert "mains power connected" in page and "<textarea" not in page
+
+
+def test_an_administrator_records_a_contract_and_an_invoice_on_the_leases_page(
+        client: TestClient, world: World) -> None:
+    admin = world.auth("admin")
+    today = datetime.now(ZoneInfo("Asia/Almaty")).date()
+    contract = {"what": "contract", "reference": "L-PAGE", "supplier": "Supplier LLP", "daily_rate": "3500.50",
+                "start_date": (today - timedelta(days=60)).isoformat()}
+    assert client.post("/ui/fleet/leases", data=contract, headers=world.auth("supervisor_n1"),
+                       follow_redirects=False).status_code == 403
+    assert client.post("/ui/fleet/leases", data=contract, headers=admin, follow_redirects=False).status_code == 303
+    client.post("/ui/fleet/leases", data={"what": "devices", "reference": "L-PAGE", "serials": "DEV-N-A"},
+                headers=admin, follow_redirects=False)
+    invoice = {"what": "invoice", "reference": "L-PAGE", "number": "P-1", "period_start": today.isoformat(),
+               "period_end": today.isoformat(), "lines": "DEV-N-A, 1, 3500.50\nDEV-N-B, 1, 3500.50"}
+    r = client.post("/ui/fleet/leases", data=invoice, headers=admin, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"].startswith("/ui/fleet/invoices/")
+    page = client.get(r.headers["location"], headers=admin).text
+    assert "3 500.50" in page and "not on the contract" in page
+    bad = client.post("/ui/fleet/leases", data={**invoice, "number": "P-2", "lines": "DEV-N-A, x, 1"},
+                      headers=admin, follow_redirects=False)
+    assert "expected%20%27serial%2C%20days%2C%20amount%27" in bad.headers["location"]

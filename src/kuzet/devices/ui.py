@@ -8,7 +8,7 @@ message; nothing is half-done because the request's session is rolled back on er
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
@@ -22,7 +22,7 @@ from kuzet.web.deps import Principal, get_session, require_roles
 from kuzet.web.rendering import NavItem, add_nav_item, render
 
 from . import addresscheck, catalogue, forecast, health, leasing, lifecycle
-from .errors import FleetError
+from .errors import FleetError, LeaseError
 from .queries import (
     ACTION_ROLES,
     FITTING_ROLES,
@@ -50,6 +50,7 @@ fleet_reader = require_roles(*FLEET_ROLES)
 fitter = require_roles(*FITTING_ROLES)
 stock_keeper = require_roles(*STOCK_ROLES)
 lease_reader = require_roles(*LEASE_ROLES)
+administrator = require_roles(Role.ADMINISTRATOR)
 
 add_nav_item(NavItem("/ui/devices", "Devices", frozenset(FLEET_ROLES)))
 
@@ -215,7 +216,57 @@ def leases_page(request: Request, principal: Principal = Depends(lease_reader),
     contracts = leasing.list_contracts(session)
     return render(request, "devices/leases.html", {
         "contracts": [(c, leasing.list_invoices(session, c.id)) for c in contracts],
-        "tenge": leasing.format_tenge})
+        "tenge": leasing.format_tenge, "can_edit": principal.role is Role.ADMINISTRATOR,
+        "error": request.query_params.get("error")})
+
+
+def _tiyn(text: str) -> int:
+    """``"3500"`` or ``"3500.50"`` tenge -> tiyn, exactly (never through a float)."""
+    whole, _, cents = text.strip().replace(" ", "").replace(",", ".").partition(".")
+    if not whole.isdigit() or (cents and (not cents.isdigit() or len(cents) > 2)):
+        raise LeaseError(f"not an amount in tenge: {text!r}", field="amount")
+    return int(whole) * 100 + int((cents or "0").ljust(2, "0"))
+
+
+@router.post("/ui/fleet/leases", response_class=HTMLResponse)
+async def leases_save(request: Request, principal: Principal = Depends(administrator),
+                      session: Session = Depends(get_session)) -> Response:
+    """New contract, devices put under a contract, or a supplier's invoice (one line per device:
+    ``serial, days, amount in tenge``), which is reconciled at once."""
+    form = await request.form()
+    what = str(form.get("what") or "")
+    target = "/ui/fleet/leases"
+    try:
+        if what == "contract":
+            leasing.create_contract(
+                session, principal.actor, reference=str(form.get("reference") or ""),
+                supplier=str(form.get("supplier") or ""), daily_rate_tiyn=_tiyn(str(form.get("daily_rate") or "")),
+                start_date=date.fromisoformat(str(form.get("start_date"))),
+                end_date=date.fromisoformat(str(form.get("end_date"))) if form.get("end_date") else None)
+        elif what == "devices":
+            serials = str(form.get("serials") or "").replace(",", " ").split()
+            leasing.lease_devices(session, principal.actor, str(form.get("reference") or ""), serials)
+        elif what == "invoice":
+            lines = []
+            for raw in str(form.get("lines") or "").splitlines():
+                if raw.strip():
+                    parts = [p.strip() for p in raw.split(",")]
+                    if len(parts) != 3 or not parts[1].isdigit():
+                        raise LeaseError(f"line {raw!r}: expected 'serial, days, amount'", field="lines")
+                    lines.append(leasing.InvoiceLineInput(parts[0], int(parts[1]), _tiyn(parts[2])))
+            invoice = leasing.record_invoice(
+                session, principal.actor, contract=str(form.get("reference") or ""),
+                number=str(form.get("number") or ""),
+                period_start=date.fromisoformat(str(form.get("period_start"))),
+                period_end=date.fromisoformat(str(form.get("period_end"))), lines=lines)
+            leasing.reconcile_invoice(session, principal.actor, invoice.id)
+            target = f"/ui/fleet/invoices/{invoice.id}"
+        else:
+            raise LeaseError(f"unknown form {what!r}", field="what")
+    except ValueError as exc:  # lease errors and malformed dates alike
+        session.rollback()
+        return RedirectResponse(f"/ui/fleet/leases?error={_q(str(exc))}", status_code=303)
+    return RedirectResponse(target, status_code=303)
 
 
 @router.get("/ui/fleet/invoices/{invoice_id}", response_class=HTMLResponse)
@@ -234,8 +285,6 @@ def reconcile_from_page(request: Request, invoice_id: int, principal: Principal 
     leasing.reconcile_invoice(session, principal.actor, invoice_id)
     return RedirectResponse(f"/ui/fleet/invoices/{invoice_id}", status_code=303)
 
-
-administrator = require_roles(Role.ADMINISTRATOR)
 
 
 @router.get("/ui/fleet/catalogue", response_class=HTMLResponse)
