@@ -255,7 +255,7 @@ def queue_escalation(session: Session, alert: AlertRecord, event_row: Escalation
     transports = transports or Transports.from_settings()
     event = f"{NotificationEvent.ESCALATED.value}:{event_row.reason}:{event_row.level}"
     note = f"{_text(transports.locale, 'Escalation level')} {event_row.level}: " \
-           f"{_text(transports.locale, 'reason:' + event_row.reason)}"
+           f"{_text(transports.locale, 'escalation:' + event_row.reason)}"
     subject, text = _staff_message(alert, event, transports, note)
     queued = []
     for user in users:
