@@ -8,9 +8,15 @@ to the login page instead of receiving a bare 401.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from anyio import to_thread
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import JSONResponse, RedirectResponse, Response
@@ -26,6 +32,42 @@ from kuzet.store.context import sessions_for
 from .registry import include_routers
 
 STATIC = Path(__file__).with_name("static")
+#: How often the running application signs the head of the audit chain (see :mod:`kuzet.audit.anchor`).
+ANCHOR_EVERY = timedelta(minutes=10)
+log = logging.getLogger("kuzet.web")
+
+
+def _anchor_if_moved(app: FastAPI) -> None:
+    from sqlalchemy import select
+
+    from kuzet.audit.anchor import write_anchor
+    from kuzet.audit.models import AuditAnchor
+    from kuzet.store.models import AuditEntry
+
+    with app.state.sessions() as session, session.begin():
+        head = session.execute(select(AuditEntry.id).order_by(AuditEntry.id.desc()).limit(1)).scalar()
+        last = session.execute(select(AuditAnchor.last_entry_id).order_by(AuditAnchor.id.desc()).limit(1)).scalar()
+        if head is not None and head != last:
+            write_anchor(session, app.state.settings.secret_key)
+
+
+@contextlib.asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    async def anchoring() -> None:
+        while True:
+            await asyncio.sleep(ANCHOR_EVERY.total_seconds())
+            try:
+                await to_thread.run_sync(_anchor_if_moved, app)
+            except Exception:  # a failed anchor is retried next time; the chain itself is unaffected
+                log.exception("could not anchor the audit trail")
+
+    task = asyncio.create_task(anchoring())
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 def _wants_html(request: Request) -> bool:
@@ -34,7 +76,7 @@ def _wants_html(request: Request) -> bool:
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
-    app = FastAPI(title="Kuzet", version=__version__,
+    app = FastAPI(title="Kuzet", version=__version__, lifespan=_lifespan,
                   description="Electronic monitoring and probation platform: API v1. Authenticate with "
                               "`Authorization: Bearer <token>` (POST /api/v1/auth/token).")
     app.state.settings = settings

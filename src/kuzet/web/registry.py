@@ -17,7 +17,7 @@ from fastapi import APIRouter, FastAPI
 from fastapi.routing import iter_route_contexts
 from starlette.routing import Mount
 
-from .deps import rule_of
+from .deps import get_session, rule_of
 
 ROUTER_MODULES: tuple[str, ...] = (
     "kuzet.web.api.auth",
@@ -47,6 +47,34 @@ def include_routers(app: FastAPI, modules: tuple[str, ...] = ROUTER_MODULES) -> 
         if not isinstance(router, APIRouter):
             raise TypeError(f"{name}.router must be a fastapi.APIRouter, got {type(router).__name__}")
         app.include_router(router)
+    commit_before_response(app)
+
+
+def commit_before_response(app: FastAPI) -> int:
+    """Make every use of :func:`kuzet.web.deps.get_session` function-scoped.
+
+    FastAPI runs the exit code of a request-scoped ``yield`` dependency (the default) *after* the response
+    has been sent, so a client could act on a response whose transaction has not committed yet, or whose
+    commit then fails. Function scope commits before the response leaves. Returns how many uses were set.
+    """
+    count = 0
+    seen: set[int] = set()
+
+    def walk(dependant: Any) -> None:
+        nonlocal count
+        if dependant is None or id(dependant) in seen:
+            return
+        seen.add(id(dependant))
+        if dependant.call is get_session and dependant.scope != "function":
+            dependant.scope = "function"
+            count += 1
+        for sub in dependant.dependencies:
+            walk(sub)
+
+    for route in all_routes(app):
+        walk(getattr(route, "dependant", None))
+        walk(getattr(getattr(route, "original_route", None), "dependant", None))
+    return count
 
 
 def _rules(dependant: Any) -> list[str]:
