@@ -11,8 +11,10 @@ from sqlalchemy.orm import Session
 from kuzet.audit import Actor
 from kuzet.devices.lifecycle import FittingForm, fit_device, register_device
 from kuzet.devices.models import FittingRecord
+from kuzet.domain.enums import Closure, Source
+from kuzet.domain.reports import DeviceReport
 from kuzet.store.models import DeviceReportRecord, DeviceType, Person, Region, Unit
-from kuzet.store.reports import store_reports
+from kuzet.store.reports import report_to_record, store_reports
 
 OFFICER = Actor(None, "a.officer", "officer")
 ALMATY_HOME = (43.2389, 76.8897)
@@ -49,14 +51,17 @@ def report(serial: str, time: datetime, *, lat: float | None = ALMATY_HOME[0], l
            accuracy_m: float | None = 8.0, source: str = "gps", battery_pct: float | None = 90.0,
            charging: bool | None = False, strap: str | None = "closed", case: str | None = "closed",
            events: Iterable[str] = (), satellites: int | None = 9, received: datetime | None = None,
-           person_id: int | None = None, extra: dict[str, Any] | None = None) -> dict[str, Any]:
-    if lat is None:
-        source, accuracy_m, satellites = "none", None, 0
-    return {"dedup_key": f"{serial}@{time.isoformat()}", "device": serial, "person_id": person_id, "seq": None,
-            "time": time, "received": received or time, "lat": lat, "lon": lon, "accuracy_m": accuracy_m,
-            "source": source, "satellites": satellites, "speed_kmh": None, "heading_deg": None,
-            "altitude_m": None, "battery_pct": battery_pct, "charging": charging, "strap": strap, "case": case,
-            "events": list(events), "extra": extra or {}, "protocol": "kuzet", "raw": None, "line": None}
+           person_id: int | None = None, seq: int | None = None,
+           extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """One device report as the store keeps it (``lat=None`` makes a report without a fix)."""
+    fix = lat is not None and lon is not None
+    device_report = DeviceReport(
+        device=serial, time=time, received=received or time, seq=seq, lat=lat if fix else None,
+        lon=lon if fix else None, accuracy_m=accuracy_m if fix else None,
+        source=Source(source) if fix else Source.NONE, satellites=satellites if fix else 0,
+        battery_pct=battery_pct, charging=charging, strap=Closure(strap) if strap else None,
+        case=Closure(case) if case else None, events=tuple(events), extra=extra or {})
+    return report_to_record(device_report, person_id, protocol="kuzet")
 
 
 def store(session: Session, rows: list[dict[str, Any]]) -> int:

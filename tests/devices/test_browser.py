@@ -15,16 +15,14 @@ from playwright.sync_api import Page, expect, sync_playwright
 from sqlalchemy.orm import Session, sessionmaker
 
 from kuzet.devices.lifecycle import register_device
-from kuzet.domain.enums import Source
-from kuzet.domain.reports import DeviceReport
 from kuzet.settings import Settings
 from kuzet.store.db import make_engine, session_factory, transaction
 from kuzet.store.migrate import upgrade
-from kuzet.store.reports import report_to_record, store_reports
+from kuzet.store.reports import store_reports
 from kuzet.web.app import create_app
 from tests.web.world import PASSWORD, PEOPLE, World, build_world
 
-from .factories import OFFICER
+from .factories import OFFICER, report
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -38,13 +36,9 @@ def _free_port() -> int:
 def _send(factory: sessionmaker[Session], serial: str, seq: int, lon: float, lat: float, person_id: int | None,
           at: datetime) -> None:
     """A report as the device sends it, stored the way the monitor stores it (attributed to the wearer)."""
-    report = DeviceReport(device=serial, time=at, received=at + timedelta(seconds=2), seq=seq, lat=lat, lon=lon,
-                          accuracy_m=9.0, source=Source.GPS, satellites=9, battery_pct=96.0, charging=False,
-                          strap=None, case=None)
-    row = report_to_record(report, person_id, protocol="kuzet")
-    row["strap"] = row["case"] = "closed"
     with transaction(factory) as s:
-        store_reports(s, [row])
+        store_reports(s, [report(serial, at, lat=lat, lon=lon, accuracy_m=9.0, battery_pct=96.0, seq=seq,
+                                 received=at + timedelta(seconds=2), person_id=person_id)])
 
 
 @pytest.fixture

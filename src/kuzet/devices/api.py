@@ -177,56 +177,52 @@ def api_fit(serial: str, body: FitDevice, principal: Principal = Depends(fitter)
             "test": fitting.test_summary}
 
 
-def _scoped(session: Session, principal: Principal, serial: str) -> None:
-    visible_device(session, principal, serial)
-
-
 @router.post("/devices/{serial}/remove")
 def api_remove(serial: str, body: Reason, principal: Principal = Depends(fitter),
                session: Session = Depends(get_session)) -> dict[str, Any]:
-    _scoped(session, principal, serial)
+    visible_device(session, principal, serial)
     return _event_json(lifecycle.remove_device(session, principal.actor, serial, reason=body.reason))
 
 
 @router.post("/devices/{serial}/lost")
 def api_lost(serial: str, body: Reason, principal: Principal = Depends(fitter),
              session: Session = Depends(get_session)) -> dict[str, Any]:
-    _scoped(session, principal, serial)
+    visible_device(session, principal, serial)
     return _event_json(lifecycle.report_lost(session, principal.actor, serial, circumstances=body.reason))
 
 
 @router.post("/devices/{serial}/found")
 def api_found(serial: str, body: Note, principal: Principal = Depends(fitter),
               session: Session = Depends(get_session)) -> dict[str, Any]:
-    _scoped(session, principal, serial)
+    visible_device(session, principal, serial)
     return _event_json(lifecycle.report_found(session, principal.actor, serial, note=body.note, unit=body.unit))
 
 
 @router.post("/devices/{serial}/return-to-stock")
 def api_return(serial: str, body: Note, principal: Principal = Depends(stock_keeper),
                session: Session = Depends(get_session)) -> dict[str, Any]:
-    _scoped(session, principal, serial)
+    visible_device(session, principal, serial)
     return _event_json(lifecycle.return_to_stock(session, principal.actor, serial, note=body.note))
 
 
 @router.post("/devices/{serial}/repair")
 def api_repair(serial: str, body: Reason, principal: Principal = Depends(stock_keeper),
                session: Session = Depends(get_session)) -> dict[str, Any]:
-    _scoped(session, principal, serial)
+    visible_device(session, principal, serial)
     return _event_json(lifecycle.send_to_repair(session, principal.actor, serial, fault=body.reason))
 
 
 @router.post("/devices/{serial}/write-off")
 def api_write_off(serial: str, body: Reason, principal: Principal = Depends(stock_keeper),
                   session: Session = Depends(get_session)) -> dict[str, Any]:
-    _scoped(session, principal, serial)
+    visible_device(session, principal, serial)
     return _event_json(lifecycle.write_off(session, principal.actor, serial, reason=body.reason))
 
 
 @router.post("/devices/{serial}/move")
 def api_move(serial: str, body: MoveDevice, principal: Principal = Depends(stock_keeper),
              session: Session = Depends(get_session)) -> dict[str, Any]:
-    _scoped(session, principal, serial)
+    visible_device(session, principal, serial)
     require_visible_unit(session, principal, body.unit)
     return _event_json(lifecycle.move_device(session, principal.actor, serial, body.unit, note=body.note))
 
@@ -235,7 +231,7 @@ def api_move(serial: str, body: MoveDevice, principal: Principal = Depends(stock
 def api_device_health(serial: str, days: int = Query(7, ge=1, le=90), principal: Principal = Depends(fleet_reader),
                       session: Session = Depends(get_session)) -> dict[str, Any]:
     """Battery, charging, GPS/GSM quality, firmware and faults over the last ``days``."""
-    _scoped(session, principal, serial)
+    visible_device(session, principal, serial)
     return health.device_health(session, serial, now=datetime.now(UTC), window=timedelta(days=days)).to_json()
 
 

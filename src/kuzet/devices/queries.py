@@ -53,16 +53,12 @@ ACTION_ROLES: dict[LifecycleAction, tuple[Role, ...]] = {
 
 
 def device_scope(principal: Principal) -> ColumnElement[bool]:
-    """A where-clause on :class:`Device`: the devices this principal may see."""
+    """A where-clause on :class:`Device`: the devices this principal may see (those held by visible units)."""
     if principal.role is Role.ADMINISTRATOR:
         return true()
     if principal.role not in FLEET_ROLES and principal.role not in FORECAST_ROLES:
         return false()
-    if principal.region_id is not None:
-        return Device.unit_id.in_(select(Unit.id).where(Unit.region_id == principal.region_id))
-    if principal.unit_id is not None:
-        return Device.unit_id == principal.unit_id
-    return false()
+    return Device.unit_id.in_(select(Unit.id).where(unit_scope(principal)))
 
 
 def unit_scope(principal: Principal) -> ColumnElement[bool]:
