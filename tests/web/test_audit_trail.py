@@ -12,7 +12,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from kuzet.audit import Actor, record
-from kuzet.audit.anchor import verify_trail, write_anchor
+from kuzet.audit.anchor import anchor_if_moved, verify_trail, write_anchor
 from kuzet.store.db import make_engine, session_factory
 from kuzet.store.migrate import upgrade
 from kuzet.store.models import AuditEntry
@@ -128,3 +128,14 @@ def test_the_auditor_reads_entries_and_that_read_is_itself_recorded(client, worl
     r = client.get("/api/v1/audit?object_type=audit_trail", headers=world.auth("auditor"))
     assert r.json()[0]["username"] == "auditor"
     assert client.get("/api/v1/audit/verify", headers=world.auth("auditor")).json()["ok"] is True
+
+
+def test_the_periodic_anchor_signs_only_a_head_that_moved(trail: tuple[str, sessionmaker[Session]]) -> None:
+    _, factory = trail
+    with factory() as s, s.begin():
+        first = anchor_if_moved(s, KEY)
+        assert first is not None and first.last_entry_id == 10
+        assert anchor_if_moved(s, KEY) is None
+        record(s, Actor(1, "officer", "officer"), "read", "trail", 11, purpose="later")
+        second = anchor_if_moved(s, KEY)
+        assert second is not None and second.last_entry_id == 11

@@ -48,6 +48,15 @@ def write_anchor(session: Session, key: str, *, now: datetime | None = None) -> 
     return anchor
 
 
+def anchor_if_moved(session: Session, key: str, *, now: datetime | None = None) -> AuditAnchor | None:
+    """Sign the head only when entries were added since the last anchor (the periodic job calls this)."""
+    head = session.execute(select(AuditEntry.id).order_by(AuditEntry.id.desc()).limit(1)).scalar()
+    last = session.execute(select(AuditAnchor.last_entry_id).order_by(AuditAnchor.id.desc()).limit(1)).scalar()
+    if head is None or head == last:
+        return None
+    return write_anchor(session, key, now=now)
+
+
 def verify_trail(session: Session, key: str) -> TrailReport:
     """Check the chain and every anchor; list each problem found (an empty list means intact)."""
     problems: list[str] = []

@@ -38,17 +38,10 @@ log = logging.getLogger("kuzet.web")
 
 
 def _anchor_if_moved(app: FastAPI) -> None:
-    from sqlalchemy import select
-
-    from kuzet.audit.anchor import write_anchor
-    from kuzet.audit.models import AuditAnchor
-    from kuzet.store.models import AuditEntry
+    from kuzet.audit.anchor import anchor_if_moved
 
     with app.state.sessions() as session, session.begin():
-        head = session.execute(select(AuditEntry.id).order_by(AuditEntry.id.desc()).limit(1)).scalar()
-        last = session.execute(select(AuditAnchor.last_entry_id).order_by(AuditAnchor.id.desc()).limit(1)).scalar()
-        if head is not None and head != last:
-            write_anchor(session, app.state.settings.secret_key)
+        anchor_if_moved(session, app.state.settings.secret_key)
 
 
 @contextlib.asynccontextmanager
