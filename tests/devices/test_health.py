@@ -8,6 +8,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from kuzet.devices.health import (
@@ -17,6 +18,7 @@ from kuzet.devices.health import (
     assess_health,
     device_health,
     fleet_health,
+    gsm_quality,
     latest_health,
     snapshot_fleet_health,
 )
@@ -46,7 +48,7 @@ def series(hours: float = 48, *, every_s: int = 60, drain_pct_h: float = 3.0, ch
         wobble = 0.0003 * math.sin(i / 30)
         out.append(HealthSample(time=t, received=t + timedelta(seconds=5), lat=HOME[0] + wobble, lon=HOME[1],
                                 accuracy_m=8.0 + (i % 5), source="gps", satellites=9, battery_pct=round(battery, 1),
-                                charging=charging, strap="closed", gsm_signal=22.0))
+                                charging=charging, strap="closed", gsm_quality=0.7))
     return out
 
 
@@ -117,7 +119,7 @@ def test_impossible_jumps_and_poor_fixes_are_flagged() -> None:
 
 
 def test_weak_gsm_late_uploads_reboots_and_gaps_are_flagged() -> None:
-    weak = [replace(s, gsm_signal=4.0) for s in series()]
+    weak = [replace(s, gsm_quality=0.1) for s in series()]
     assert FlagCode.POOR_GSM in codes(judge(weak))
     late = [replace(s, received=s.time + timedelta(minutes=40)) for s in series()]
     assert FlagCode.POOR_GSM in codes(judge(late))
@@ -155,7 +157,7 @@ def test_fleet_health_lists_faulty_devices_first_and_keeps_snapshots(sqlite_sess
         assert FlagCode.BATTERY_DRAIN in codes(health["KZ-DRAIN"])
         assert FlagCode.SILENT in codes(health["KZ-MUTE"])
         assert [h.serial for h in fleet_health(s, now=now, window=timedelta(hours=48))][-1] == "KZ-GOOD"
-        assert device_health(s, "KZ-GOOD", now=now, window=timedelta(hours=48)).metrics.median_gsm_signal == 20
+        assert device_health(s, "KZ-GOOD", now=now, window=timedelta(hours=48)).metrics.median_gsm_quality == 0.65
         assert snapshot_fleet_health(s, now=now, window=timedelta(hours=48)) == 3
         assert s.query(DeviceHealthSnapshot).filter_by(faulty=True).count() == 2
         assert {h.serial for h in latest_health(s)} == {"KZ-DRAIN", "KZ-MUTE"}
@@ -181,3 +183,13 @@ def test_a_device_whose_alerts_operators_closed_as_technical_faults_is_suspect(
         health = device_health(s, "KZ-1", now=now, window=timedelta(hours=48))
     assert codes(health) == {FlagCode.FALSE_ALERTS}
     assert health.metrics.alerts_closed_as_fault == 2 and health.faulty
+
+
+@pytest.mark.parametrize(("extra", "quality"), [
+    ({"gsm_signal": 31}, 1.0), ({"gsm_level": 1}, 0.25), ({"io": {"21": 4}}, 0.8),
+    ({"cells": [{"mcc": 401, "rssi": -113}]}, 0.0), ({"cells": [{"rssi": -51}]}, 1.0), ({}, None),
+    ({"gsm_level": True}, None),
+])
+def test_cellular_signal_is_read_from_each_protocols_own_field(extra: dict[str, object],
+                                                               quality: float | None) -> None:
+    assert gsm_quality(extra) == quality

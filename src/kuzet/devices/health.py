@@ -44,6 +44,8 @@ LATE_UPLOAD = timedelta(minutes=10)
 FALSE_ALERTS_LIMIT = 2
 #: Alert outcomes that blame the device rather than the wearer (the alert workflow's vocabulary).
 FAULT_OUTCOMES: tuple[str, ...] = ("technical_fault", "false_alarm")
+#: Median cellular signal below this share of full scale is poor (about CSQ 8 of 31, -97 dBm).
+POOR_GSM_QUALITY = 0.25
 #: A battery at or below this is empty.
 EMPTY_PCT = 5.0
 #: A wearer of a daily-charged device who has not charged for this long has a habit problem.
@@ -101,7 +103,8 @@ class HealthSample:
     charging: bool | None = None
     strap: str | None = None
     events: tuple[str, ...] = ()
-    gsm_signal: float | None = None
+    #: Cellular signal quality 0..1 (see :func:`gsm_quality`).
+    gsm_quality: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,7 +118,7 @@ class HealthMetrics:
     median_accuracy_m: float | None
     poor_fix_share: float | None
     median_satellites: float | None
-    median_gsm_signal: float | None
+    median_gsm_quality: float | None
     battery_last_pct: float | None
     battery_min_pct: float | None
     discharge_pct_per_h: float | None
@@ -177,6 +180,37 @@ def _round(value: float | None, digits: int = 2) -> float | None:
     return None if value is None else round(value, digits)
 
 
+def _number(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def gsm_quality(extra: Mapping[str, Any]) -> float | None:
+    """Cellular signal quality 0..1 from whatever the protocol reported, kept in the report's ``extra``:
+    ``gsm_signal`` (CSQ 0-31), ``gsm_level`` (GT06, 0-4), Teltonika IO element 21 (0-5) in ``io``, or the
+    serving cell's ``rssi`` in dBm (OsmAnd ``cells``; -113 dBm is 0, -51 dBm is 1).
+
+    >>> gsm_quality({"gsm_level": 2}), gsm_quality({"cells": [{"rssi": -82}]})
+    (0.5, 0.5)
+    """
+    csq = _number(extra.get("gsm_signal"))
+    if csq is not None:
+        return min(max(csq / 31, 0.0), 1.0)
+    level = _number(extra.get("gsm_level"))
+    if level is not None:
+        return min(max(level / 4, 0.0), 1.0)
+    io = extra.get("io")
+    if isinstance(io, Mapping):
+        teltonika = _number(io.get("21"))
+        if teltonika is not None:
+            return min(max(teltonika / 5, 0.0), 1.0)
+    cells = extra.get("cells")
+    if isinstance(cells, list) and cells and isinstance(cells[0], Mapping):
+        rssi = _number(cells[0].get("rssi"))
+        if rssi is not None:
+            return min(max((rssi + 113) / 62, 0.0), 1.0)
+    return None
+
+
 def _discharge_rate(battery: Sequence[HealthSample]) -> float | None:
     """%/h lost over the runs without charging of an hour or more (devices report whole percents, so
     minute-to-minute differences are meaningless; whole runs are not)."""
@@ -230,7 +264,7 @@ def assess_health(samples: Sequence[HealthSample], *, serial: str, type_code: st
     poor_share = (sum(1 for r in gps if (r.accuracy_m or 0) > POOR_ACCURACY_M) / len(gps)) if gps else None
     sats = [r.satellites for r in rows if r.satellites is not None and r.lat is not None]
     med_sats = statistics.median(sats) if sats else None
-    gsm = [r.gsm_signal for r in rows if r.gsm_signal is not None]
+    gsm = [r.gsm_quality for r in rows if r.gsm_quality is not None]
     med_gsm = statistics.median(gsm) if gsm else None
 
     jumps = 0
@@ -289,8 +323,8 @@ def assess_health(samples: Sequence[HealthSample], *, serial: str, type_code: st
     if gps and len(gps) >= 20 and poor_share is not None and poor_share > 0.5:
         flag(FlagCode.POOR_GPS, f"{poor_share:.0%} of GPS fixes worse than {POOR_ACCURACY_M:.0f} m "
                                 f"(median {med_acc:.0f} m, {med_sats or 0:.0f} satellites)")
-    if med_gsm is not None and med_gsm < 8:
-        flag(FlagCode.POOR_GSM, f"median GSM signal {med_gsm:.0f}/31")
+    if med_gsm is not None and med_gsm < POOR_GSM_QUALITY:
+        flag(FlagCode.POOR_GSM, f"median cellular signal {med_gsm:.0%} of full scale")
     elif late_share is not None and len(rows) >= 20 and late_share > 0.3:
         flag(FlagCode.POOR_GSM, f"{late_share:.0%} of reports uploaded more than "
                                 f"{int(LATE_UPLOAD.total_seconds() // 60)} min late")
@@ -309,7 +343,7 @@ def assess_health(samples: Sequence[HealthSample], *, serial: str, type_code: st
         reports=len(rows), expected_reports=expected, delivery_ratio=_round(delivery, 3),
         longest_gap_h=_round(longest_gap_h), late_upload_share=_round(late_share, 3),
         fix_share=_round(fix_share, 3), median_accuracy_m=_round(med_acc, 1), poor_fix_share=_round(poor_share, 3),
-        median_satellites=_round(med_sats, 1), median_gsm_signal=_round(med_gsm, 1),
+        median_satellites=_round(med_sats, 1), median_gsm_quality=_round(med_gsm, 2),
         battery_last_pct=battery[-1].battery_pct if battery else None,
         battery_min_pct=min(r.battery_pct for r in battery if r.battery_pct is not None) if battery else None,
         discharge_pct_per_h=_round(discharge), charges=len(charge_starts),
@@ -328,11 +362,10 @@ def _samples(session: Session, serial: str, start: datetime, end: datetime) -> l
     ).scalars()
     out = []
     for r in rows:
-        signal = (r.extra or {}).get("gsm_signal")
         out.append(HealthSample(
             time=r.time, received=r.received, lat=r.lat, lon=r.lon, accuracy_m=r.accuracy_m, source=r.source,
             satellites=r.satellites, battery_pct=r.battery_pct, charging=r.charging, strap=r.strap,
-            events=tuple(r.events or ()), gsm_signal=float(signal) if isinstance(signal, int | float) else None))
+            events=tuple(r.events or ()), gsm_quality=gsm_quality(r.extra or {})))
     return out
 
 
