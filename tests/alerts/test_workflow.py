@@ -125,16 +125,20 @@ def test_related_alerts_of_one_person_group_into_one_incident(sessions: sessionm
         assert workflow.group_into_incident(s, later).id != first.id
 
 
-def test_an_alert_long_after_the_last_one_opens_a_new_incident_once_all_are_closed(
+def test_an_incident_stays_open_while_its_episodes_go_on_and_a_later_alert_starts_a_new_one(
         sessions: sessionmaker[Session]) -> None:
     with sessions() as s, s.begin():
         c = centre(s)
         a = person(s, c, "A-1")
         first = alert(s, a, start=T0)
         inc = workflow.group_into_incident(s, first)
-        # Still open: a later alert of the same person joins the open incident, however late.
+        # Still going on (no end): a later alert of the same person joins the open incident.
         still_open = alert(s, a, type="location_loss", severity="medium", target=None, start=T0 + timedelta(hours=5))
         assert workflow.group_into_incident(s, still_open).id == inc.id
+        # Once those episodes have ended long before, a new alert starts a new incident even if they are open.
+        first.end, still_open.end = T0 + timedelta(minutes=30), T0 + timedelta(hours=5, minutes=10)
+        much_later = alert(s, a, type="strap_tamper", severity="critical", target=None, start=T0 + timedelta(hours=9))
+        assert workflow.group_into_incident(s, much_later).id != inc.id
 
 
 def test_another_operator_may_take_over_a_claim_and_it_is_recorded(sessions: sessionmaker[Session]) -> None:

@@ -70,8 +70,9 @@ def incident_of(session: Session, alert_id: int) -> Incident | None:
 
 
 def group_into_incident(session: Session, alert: AlertRecord) -> Incident:
-    """Put ``alert`` into its person's open incident (one that still has an open alert, or whose last alert
-    started within :data:`INCIDENT_WINDOW`), or open a new incident. Idempotent."""
+    """Put ``alert`` into its person's open incident (one whose last alert started within
+    :data:`INCIDENT_WINDOW` before it, or that has an open alert still going on or ended within that window),
+    or open a new incident. Idempotent."""
     existing = incident_of(session, alert.id)
     if existing is not None:
         return existing
@@ -81,7 +82,8 @@ def group_into_incident(session: Session, alert: AlertRecord) -> Incident:
                                  .order_by(Incident.last_activity.desc())).scalars().all()
     chosen: Incident | None = None
     for incident in candidates:
-        if alert.start - INCIDENT_WINDOW <= incident.last_activity or _has_open_alert(session, incident.id):
+        if alert.start - INCIDENT_WINDOW <= incident.last_activity or _has_live_alert(
+                session, incident.id, alert.start - INCIDENT_WINDOW):
             chosen = incident
             break
     if chosen is None:
@@ -99,6 +101,14 @@ def group_into_incident(session: Session, alert: AlertRecord) -> Incident:
     session.add(IncidentAlert(alert_id=alert.id, incident_id=chosen.id))
     session.flush()
     return chosen
+
+
+def _has_live_alert(session: Session, incident_id: int, since: datetime) -> bool:
+    """Whether the incident has an open alert that is still going on, or ended after ``since``."""
+    return session.execute(select(AlertRecord.id).join(IncidentAlert, IncidentAlert.alert_id == AlertRecord.id)
+                           .where(IncidentAlert.incident_id == incident_id, AlertRecord.status.in_(OPEN_STATUSES),
+                                  (AlertRecord.end.is_(None)) | (AlertRecord.end >= since)).limit(1)
+                           ).first() is not None
 
 
 def _has_open_alert(session: Session, incident_id: int) -> bool:
