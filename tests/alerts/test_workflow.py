@@ -151,3 +151,30 @@ def test_another_operator_may_take_over_a_claim_and_it_is_recorded(sessions: ses
         last = s.execute(select(AlertAction).where(AlertAction.alert_id == a.id)
                          .order_by(AlertAction.id.desc())).scalars().first()
         assert last is not None and last.detail == {"previous_assignee": c.users["operator"].id}
+
+
+def test_a_confirmed_violation_becomes_a_written_warning_then_a_draft_submission_to_court(
+        sessions: sessionmaker[Session]) -> None:
+    from kuzet.casework.models import CourtSubmission, Violation, WrittenWarning
+
+    with sessions() as s, s.begin():
+        c = centre(s)
+        a = alert(s, person(s, c, "A-1"))
+        officer = c.principal("officer")
+        with pytest.raises(DomainError, match="confirmed violation first"):
+            workflow.escalate_to_casework(s, officer, a.id, "written_warning")
+        workflow.close_alert(s, officer, a.id, Outcome.VIOLATION_CONFIRMED, "out all night",
+                             now=T0 + timedelta(hours=9))
+        # Casework's rule: a written warning comes before asking the court.
+        with pytest.raises(DomainError, match="written warning"), s.begin_nested():
+            workflow.escalate_to_casework(s, officer, a.id, "court_submission", now=T0 + timedelta(hours=10))
+        warning = workflow.escalate_to_casework(s, officer, a.id, "written_warning", now=T0 + timedelta(hours=10))
+        court = workflow.escalate_to_casework(s, officer, a.id, "court_submission", "third curfew breach",
+                                              now=T0 + timedelta(hours=11))
+        violation = s.execute(select(Violation).where(Violation.alert_id == a.id)).scalar_one()
+        assert warning["violation_id"] == court["violation_id"] == violation.id
+        assert s.get(WrittenWarning, warning["record_id"]) is not None
+        submission = s.get(CourtSubmission, court["record_id"])
+        assert submission is not None and submission.status == "draft" and submission.grounds == "third curfew breach"
+        kinds = s.execute(select(AlertAction.kind).where(AlertAction.alert_id == a.id)).scalars().all()
+        assert kinds[-2:] == ["casework_written_warning", "casework_court_submission"]

@@ -416,16 +416,17 @@ def escalate_to_casework(session: Session, principal: Principal, alert_id: int, 
     if alert.outcome != Outcome.VIOLATION_CONFIRMED:
         raise DomainError(f"alert {alert_id} must be closed as a confirmed violation first", field="outcome")
     at = _utc(now)
-    try:
-        casework = importlib.import_module("kuzet.casework")
-    except ImportError:
-        raise DomainError("casework is not available in this installation", field="step") from None
-    violation = casework.record_violation_from_alert(session, principal.actor, alert.id)
-    violation_id = getattr(violation, "id", violation)
+    from kuzet import casework  # casework owns violations, warnings and submissions
+
+    violation = casework.record_violation_from_alert(session, principal.actor, alert.id, identified_at=at)
+    created: Any
     if step is CaseworkStep.WRITTEN_WARNING:
-        created = casework.issue_written_warning(session, principal.actor, violation_id)
+        created = casework.issue_written_warning(session, principal.actor, violation.id, at=at)
     else:
-        created = casework.submit_to_court(session, principal.actor, violation_id)
-    result = {"step": step.value, "violation_id": violation_id, "record_id": getattr(created, "id", None)}
+        created = casework.submit_to_court(session, principal.actor, violation.id, at=at,
+                                           grounds=note.strip() or violation.description)
+    violation_id = violation.id
+    result = {"step": step.value, "violation_id": violation_id, "record_id": created.id,
+              "number": getattr(created, "number", "")}
     _act_record(session, principal, alert, f"casework_{step.value}", note, at, result)
     return result
