@@ -227,3 +227,21 @@ def test_a_lost_fitted_device_ends_the_assignment_and_history_cannot_be_back_dat
         assert s.query(Assignment).filter_by(removed_at=None).count() == 0
         with pytest.raises(TransitionRefused, match="history is only appended to"):
             report_found(s, OFFICER, "KZ-1", at=T0 + timedelta(days=2))
+
+
+def test_removal_loss_repair_and_write_off_need_a_reason(sqlite_sessions: sessionmaker[Session]) -> None:
+    with transaction(sqlite_sessions) as s:
+        _, u1, _ = organisation(s)
+        p = person(s, u1, "S-0001")
+        stock_device(s, "KZ-1", u1, at=T0)
+        stock_device(s, "KZ-2", u1, at=T0)
+        fitted(s, "KZ-1", p, T0 + timedelta(hours=1))
+        with pytest.raises(TransitionRefused, match="say why device KZ-1 is removed"):
+            remove_device(s, OFFICER, "KZ-1", reason=" ")
+        with pytest.raises(TransitionRefused, match="last seen"):
+            report_lost(s, OFFICER, "KZ-1", circumstances="")
+        with pytest.raises(TransitionRefused, match="say what is wrong with device KZ-2"):
+            send_to_repair(s, OFFICER, "KZ-2", fault="")
+        with pytest.raises(TransitionRefused, match="needs a reason"):
+            write_off(s, OFFICER, "KZ-2", reason="")
+        assert get_device(s, "KZ-1").status == "fitted" and get_device(s, "KZ-2").status == "in_stock"

@@ -204,6 +204,8 @@ def report_lost(session: Session, actor: Actor, serial: str, *, circumstances: s
                 at: datetime | None = None) -> DeviceLifecycleEvent:
     """A device that cannot be found. A fitted device's assignment ends: nobody is monitored by it any more."""
     device = get_device(session, serial, for_update=True)
+    if not circumstances.strip():
+        raise TransitionRefused(f"say when and where device {serial} was last seen", field="circumstances")
     when = _now(at)
     next_status(serial, device.status, LifecycleAction.REPORT_LOST)
     assignment = open_assignment(session, device.id)
@@ -242,6 +244,8 @@ def remove_device(session: Session, actor: Actor, serial: str, *, reason: str,
                   at: datetime | None = None) -> DeviceLifecycleEvent:
     """Take a device off the person (end of monitoring, replacement, fault). It waits at the person's unit."""
     device = get_device(session, serial, for_update=True)
+    if not reason.strip():
+        raise TransitionRefused(f"say why device {serial} is removed", field="reason")
     when = _now(at)
     next_status(serial, device.status, LifecycleAction.REMOVE)
     assignment = open_assignment(session, device.id)
