@@ -46,6 +46,8 @@ def test_every_fleet_page_renders_and_the_reconciliation_names_the_shelf_device(
                        follow_redirects=False).status_code == 303
     fleet = client.get("/ui/fleet", headers=world.auth("supervisor_n1")).text
     assert "DEV-N-A" in fleet and "DEV-S-A" not in fleet and "silent" in fleet
+    device = client.get("/ui/devices/DEV-N-A", headers=world.auth("supervisor_n1")).text
+    assert 'data-testid="health-trend"' in device
 
 
 def test_fleet_pages_and_steps_refuse_roles_without_access(

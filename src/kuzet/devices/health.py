@@ -464,3 +464,13 @@ def latest_health(session: Session, *, unit_ids: Sequence[int] | None = None,
     out = [HealthSnapshotView(serial, code, snap.at, snap.faulty, tuple(snap.flags), dict(snap.metrics))
            for snap, serial, code in session.execute(stmt).all() if snap.flags or not flagged_only]
     return sorted(out, key=lambda h: (not h.faulty, -len(h.flags), h.serial))
+
+
+def health_trend(session: Session, serial: str, *, limit: int = 30) -> list[HealthSnapshotView]:
+    """A device's stored snapshots, newest first: how its battery, charging and fixes changed over time."""
+    device = get_device(session, serial)
+    dtype = session.get(DeviceType, device.type_id)
+    rows = session.execute(select(DeviceHealthSnapshot).where(DeviceHealthSnapshot.device_id == device.id)
+                           .order_by(DeviceHealthSnapshot.at.desc(), DeviceHealthSnapshot.id.desc()).limit(limit))
+    return [HealthSnapshotView(serial, dtype.code if dtype else "", snap.at, snap.faulty, tuple(snap.flags),
+                               dict(snap.metrics)) for snap in rows.scalars()]

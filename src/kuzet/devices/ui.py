@@ -104,6 +104,7 @@ def device_view(request: Request, serial: str, principal: Principal = Depends(fl
     now = datetime.now(UTC)
     return render(request, "devices/device.html", {
         "page": page, "health": health.device_health(session, serial, now=now, window=timedelta(days=7)),
+        "trend": health.health_trend(session, serial, limit=14),
         "positions": positions, "wearer_code": wearer_code, "units": visible_units(session, principal),
         "error": request.query_params.get("error"), "message": request.query_params.get("message"),
     })
