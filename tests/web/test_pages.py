@@ -83,3 +83,47 @@ def test_an_open_redirect_after_sign_in_is_refused(app: FastAPI) -> None:
     r = c.post("/login", data={"username": "officer_n1", "password": PASSWORD, "next": "//evil.example/"},
                follow_redirects=False)
     assert r.headers["location"] == "/ui/"
+
+
+def test_a_cross_site_post_riding_on_the_session_cookie_is_refused(app: FastAPI, world: World) -> None:
+    c = _login(app, "officer_n1")
+    alert = world.alerts["N-A"]
+    r = c.post(f"/ui/alerts/{alert}/acknowledge", data={"note": "x"}, headers={"Origin": "https://evil.example"},
+               follow_redirects=False)
+    assert r.status_code == 403
+    r = c.post(f"/ui/alerts/{alert}/acknowledge", data={"note": "x"}, headers={"Origin": "http://testserver"},
+               follow_redirects=False)
+    assert r.status_code == 303
+
+
+def test_times_are_shown_in_the_users_zone(app: FastAPI, world: World) -> None:
+    c = _login(app, "officer_n1")
+    page = c.get(f"/ui/people/{world.people['N-A']}").text
+    assert "2026-11-02 11:00" in page  # the alert started at 06:00 UTC; Kazakhstan is UTC+5
+    assert "2026-11-02 06:00" not in page
+
+
+def test_pages_carry_protective_headers(app: FastAPI) -> None:
+    r = TestClient(app).get("/login")
+    assert r.headers["x-frame-options"] == "DENY" and r.headers["x-content-type-options"] == "nosniff"
+    assert r.headers["cache-control"] == "no-store"
+
+
+def test_a_user_turns_on_two_factor_sign_in_and_then_needs_the_code(app: FastAPI, world: World) -> None:
+    import re
+
+    import pyotp
+
+    c = _login(app, "analyst")
+    page = c.post("/ui/account/totp/start").text
+    secret = re.search(r'data-testid="totp-secret">([A-Z2-7]+)<', page).group(1)  # type: ignore[union-attr]
+    ticket = re.search(r'name="ticket" value="([^"]+)"', page).group(1)  # type: ignore[union-attr]
+    assert "totp-on" not in c.post("/ui/account/totp/confirm", data={"ticket": ticket, "code": "12345x"}).text
+    assert 'data-testid="totp-on"' in c.post("/ui/account/totp/confirm",
+                                             data={"ticket": ticket, "code": pyotp.TOTP(secret).now()}).text
+    fresh = TestClient(app)
+    r = fresh.post("/login", data={"username": "analyst", "password": PASSWORD}, follow_redirects=False)
+    assert r.status_code == 200 and 'name="totp"' in r.text
+    r = fresh.post("/login", data={"username": "analyst", "password": PASSWORD, "totp": pyotp.TOTP(secret).now()},
+                   follow_redirects=False)
+    assert r.status_code == 303

@@ -283,3 +283,48 @@ def seed_demo_users(session: Session, region_id: int, unit_id: int) -> list[tupl
 def token_expiry(session: Session, token: str) -> datetime:
     row = session.execute(select(ApiToken).where(ApiToken.token_hash == _digest(token))).scalar_one()
     return row.expires_at or (row.created_at + API_TOKEN_LIFETIME)
+
+
+# -- self-service: second factor enrolment and password change ----------------------------------------------
+_ENROL_SALT = "kuzet-totp-enrolment"
+ENROLMENT_WINDOW = timedelta(minutes=10)
+
+
+def start_totp_enrolment(user: User, signing_key: str) -> tuple[str, str, str]:
+    """A new secret for the user to add to their authenticator, not yet active.
+
+    Returns ``(secret, provisioning_uri, ticket)``; the signed ticket carries the secret to the confirmation
+    step, so nothing is stored until the user proves their authenticator produces the right codes.
+    """
+    from itsdangerous import URLSafeTimedSerializer
+
+    secret = pyotp.random_base32()
+    ticket = URLSafeTimedSerializer(signing_key, salt=_ENROL_SALT).dumps({"u": user.id, "s": secret})
+    return secret, totp_uri(user, secret), ticket
+
+
+def confirm_totp_enrolment(session: Session, user: User, ticket: str, code: str, signing_key: str, *,
+                           now: datetime | None = None) -> bool:
+    """Activate the second factor when ``code`` matches the secret in ``ticket`` (issued for this user)."""
+    from itsdangerous import BadSignature, URLSafeTimedSerializer
+
+    try:
+        data = URLSafeTimedSerializer(signing_key, salt=_ENROL_SALT).loads(
+            ticket, max_age=int(ENROLMENT_WINDOW.total_seconds()))
+    except BadSignature:
+        return False
+    if not isinstance(data, dict) or data.get("u") != user.id or not isinstance(data.get("s"), str):
+        return False
+    if not verify_totp(data["s"], code, now=now):
+        return False
+    user.totp_secret = data["s"]
+    record(session, Actor(user.id, user.username, user.role), "update", "user", user.id, detail={"field": "totp"})
+    return True
+
+
+def change_password(session: Session, user: User, current: str, new: str) -> bool:
+    """Change the user's own password; ``False`` when the current one is wrong."""
+    if not verify_password(user.password_hash, current):
+        return False
+    set_password(session, user, new, actor=Actor(user.id, user.username, user.role))
+    return True

@@ -108,6 +108,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def _domain(request: Request, exc: DomainError) -> Response:
         return JSONResponse({"detail": str(exc), "field": exc.field}, status_code=422)
 
+    @app.middleware("http")
+    async def _security_headers(request: Request, call_next: Any) -> Response:
+        response: Response = await call_next(request)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        if not request.url.path.startswith("/static/"):
+            response.headers.setdefault("Cache-Control", "no-store")
+        return response
+
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     include_routers(app)
     return app

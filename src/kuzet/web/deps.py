@@ -55,6 +55,18 @@ def _bearer(request: Request) -> str | None:
     return None
 
 
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def _same_origin(request: Request) -> bool:
+    """For a cookie-authenticated change: the browser's ``Origin`` (when sent) must be this site."""
+    origin = request.headers.get("origin")
+    if not origin or origin == "null":
+        return origin is None
+    host = request.headers.get("host", "")
+    return origin.split("://", 1)[-1].rstrip("/") == host
+
+
 def _resolve(request: Request, session: Session) -> Principal | None:
     cached = getattr(request.state, "principal", None)
     if isinstance(cached, Principal):
@@ -66,6 +78,9 @@ def _resolve(request: Request, session: Session) -> Principal | None:
     else:
         cookie = request.cookies.get(SESSION_COOKIE)
         if cookie:
+            if request.method not in _SAFE_METHODS and not _same_origin(request):
+                # A cross-site form or script riding on the session cookie (SameSite=Lax is the first line).
+                raise HTTPException(status.HTTP_403_FORBIDDEN, "cross-site request refused")
             user = resolve_ui_session(session, cookie)
     if user is None:
         return None

@@ -28,6 +28,7 @@ ROUTER_MODULES: tuple[str, ...] = (
     "kuzet.web.api.audit",
     "kuzet.web.ui.pages",
     "kuzet.web.ui.views",
+    "kuzet.web.ui.account",
     "kuzet.devices.api",
     "kuzet.devices.ui",
     "kuzet.alerts.api",
