@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
 from kuzet.audit.reads import AuditQuery
-from kuzet.domain.enums import Role
+from kuzet.domain.enums import AlertType, Role
 from kuzet.domain.errors import DomainError
 from kuzet.domain.geometry import points_lonlat, shape_from_geojson
 from kuzet.store.models import ZoneRecord
@@ -48,6 +48,7 @@ def live_map(request: Request, principal: Principal = Depends(people_roles),
     return render(request, "map.html", {
         "positions": [LivePositionOut.model_validate(p).model_dump(mode="json") for p in positions],
         "alerts": [AlertOut.model_validate(a).model_dump(mode="json") for a in alerts],
+        "alert_types": [t.value for t in AlertType],
     })
 
 
