@@ -253,6 +253,10 @@ def record_court_decision(session: Session, actor: Actor, submission_id: int, ou
         raise CaseworkError(f"submission {submission.number} is already decided", field="status")
     if submission.submitted_at is not None and decided_on < submission.submitted_at.date():
         raise CaseworkError("the court cannot decide before the submission was filed", field="decided_on")
+    if outcome is DecisionOutcome.EXTENDED and extension_months is None:
+        raise CaseworkError("give the months of the extension the court decided", field="extension_months")
+    if outcome is DecisionOutcome.OBLIGATIONS_ADDED and not obligations:
+        raise CaseworkError("list the obligations the court added", field="obligations")
     when = _now(at)
     person = person_of(session, submission.person_id)
     decision = CourtDecision(submission_id=submission.id, person_id=person.id, decided_on=decided_on,
@@ -260,15 +264,11 @@ def record_court_decision(session: Session, actor: Actor, submission_id: int, ou
     session.add(decision)
     session.flush()
     effective = max(local_midnight(decided_on, person.timezone), when) if decided_on > when.date() else when
-    if outcome is DecisionOutcome.EXTENDED:
-        if extension_months is None:
-            raise CaseworkError("give the months of the extension the court decided", field="extension_months")
+    if outcome is DecisionOutcome.EXTENDED and extension_months is not None:
         ext = extend_probation(session, actor, person.id, extension_months, violation_id=submission.violation_id,
                                decision_id=decision.id, at=effective)
         decision.order_id = ext.order_id
     elif outcome is DecisionOutcome.OBLIGATIONS_ADDED:
-        if not obligations:
-            raise CaseworkError("list the obligations the court added", field="obligations")
         current = latest_version(session, person.id)
         version = vary_order(session, actor, person.id, Variation.OBLIGATIONS_CHANGED,
                              effective_from=max(effective, current.effective_from) if current else effective,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -108,8 +109,16 @@ def close_appointment(session: Session, actor: Actor, appointment_id: int, outco
 
 def record_check_in(session: Session, actor: Actor, person_id: int, *, at: datetime, place: str = "",
                     note: str = "") -> Appointment:
-    """The person reported to the probation office and complied: an office appointment closed at once."""
+    """The person reported to the probation office and complied: an office appointment closed at once. The
+    first check-in of a person not yet registered as arrived records their arrival (that local day)."""
+    from .registration import record_arrival, registration_of
+
     appt = schedule_appointment(session, actor, person_id, AppointmentKind.OFFICE_REPORT, at, place=place)
+    reg = registration_of(session, person_id)
+    if reg is not None and reg.arrived_on is None:
+        local_day = at.astimezone(ZoneInfo(person_of(session, person_id).timezone)).date()
+        if local_day >= reg.released_on:
+            record_arrival(session, actor, person_id, local_day)
     return close_appointment(session, actor, appt.id, AppointmentOutcome.ATTENDED_COMPLIED, at=at, note=note)
 
 
