@@ -33,6 +33,7 @@ ROUTER_MODULES: tuple[str, ...] = (
     "kuzet.devices.ui",
     "kuzet.alerts.api",
     "kuzet.privacy.api",
+    "kuzet.reports.api",
 )
 
 PUBLIC_MARK = "x-kuzet-public"

@@ -63,18 +63,23 @@ def live_positions(session: Session, principal: Principal, *, purpose: str = LIV
     if not can_read_locations(principal):
         raise AccessDenied(f"role {principal.role.value} may not see locations")
     purpose = _require_purpose(purpose)
-    latest = (
-        select(DeviceReportRecord.person_id, func.max(DeviceReportRecord.id).label("last_id"))
-        .join(Person, Person.id == DeviceReportRecord.person_id)
-        .where(people_scope(principal), DeviceReportRecord.lat.is_not(None), DeviceReportRecord.lon.is_not(None))
-        .group_by(DeviceReportRecord.person_id)
-        .subquery()
+    # The newest fix by fix time (not arrival), found per person by a backward scan of the
+    # (person_id, time) index, so the cost does not grow with the length of anyone's history.
+    latest_id = (
+        select(DeviceReportRecord.id)
+        .where(DeviceReportRecord.person_id == Person.id, DeviceReportRecord.lat.is_not(None),
+               DeviceReportRecord.lon.is_not(None))
+        .order_by(DeviceReportRecord.time.desc(), DeviceReportRecord.id.desc())
+        .limit(1).correlate(Person).scalar_subquery()
     )
-    stmt = (select(DeviceReportRecord, Person).join(latest, DeviceReportRecord.id == latest.c.last_id)
-            .join(Person, Person.id == DeviceReportRecord.person_id).order_by(Person.id))
-    if since_id is not None:
-        stmt = stmt.where(DeviceReportRecord.id > since_id)
-    rows = session.execute(stmt).all()
+    latest: dict[int, int | None] = dict(
+        session.execute(select(Person.id, latest_id).where(people_scope(principal))).tuples().all())
+    wanted = [i for i in latest.values() if i is not None and (since_id is None or i > since_id)]
+    records = {r.id: r for r in session.execute(
+        select(DeviceReportRecord).where(DeviceReportRecord.id.in_(wanted))).scalars()} if wanted else {}
+    people = {p.id: p for p in session.execute(
+        select(Person).where(Person.id.in_([pid for pid, i in latest.items() if i in records]))).scalars()}
+    rows = [(records[i], people[pid]) for pid, i in sorted(latest.items()) if i in records]
     open_counts = dict(session.execute(
         select(AlertRecord.person_id, func.count()).where(alerts_scope(principal), AlertRecord.status != "closed")
         .group_by(AlertRecord.person_id)).tuples().all())
