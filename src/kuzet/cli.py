@@ -98,6 +98,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "kuzet.web.cli",
     "kuzet.devices.cli",
     "kuzet.privacy.cli",
+    "kuzet.engine.cli",
     "kuzet.alerts.cli",
 )
 

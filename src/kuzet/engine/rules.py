@@ -15,9 +15,9 @@ from __future__ import annotations
 import math
 from typing import NamedTuple
 
-#: A fix counts as evidence of the wrong side beyond this many error scales (two-sided 87% for Gaussian
-#: errors; heavy tails are handled by requiring several such fixes over the grace, not by this constant).
-STRONG_WRONG = 1.5
+#: A fix counts as evidence of the wrong side beyond this many error scales (errors are correlated over
+#: minutes, so several fixes a little outside prove little; heavy tails also need MIN_STRONG fixes).
+STRONG_WRONG = 3.0
 #: A fix at least this far on the wrong side starts a candidate run (its time is the episode's start).
 WEAK_WRONG = 0.5
 #: A fix this far on the right side cancels a candidate run that has not yet got two strong fixes.
@@ -103,11 +103,9 @@ def step(state: RuleState, t: float, c: float, ident: int | None, window: Window
                     emission = Emission("close", state.ep_start, end, confidence_of(state), state.evidence)
                 return IDLE, emission
             state = state._replace(exit_since=exit_since, exit_n=exit_n, total=state.total + 1)
-        elif c > WEAK_WRONG:
-            strong = state.strong + (1 if c > STRONG_WRONG else 0)
-            state = state._replace(strong=strong, total=state.total + 1, exit_since=-1.0, exit_n=0,
-                                   evidence=_add_evidence(state.evidence, ident) if c > STRONG_WRONG
-                                   else state.evidence)
+        elif c > STRONG_WRONG:
+            state = state._replace(strong=state.strong + 1, total=state.total + 1, exit_since=-1.0, exit_n=0,
+                                   evidence=_add_evidence(state.evidence, ident))
         else:
             state = state._replace(total=state.total + 1)
     return check(state, t, window, grace)
