@@ -200,7 +200,12 @@ def cells_for(place: CrimePlace) -> list[int]:
     geo = _geometry(place)
     cells: set[int] = {WIDE_CELL}
     for resolution, bound in LEVELS:
-        grown = geo.local.buffer(bound + 1.0, 32)  # 1 m for the projection's own error at city scale
+        # 1 m for the projection's own error at city scale; the polygon is drawn around the true curve
+        # (circumscribed), so no cell touching the curve between two vertices is missed.
+        if geo.circle is not None:
+            grown = Point(0.0, 0.0).buffer((geo.circle[2] + bound + 1.0) / math.cos(math.pi / 32), 8)
+        else:
+            grown = geo.local.buffer((bound + 1.0) / math.cos(math.pi / 32), 8)
         for c in h3.h3shape_to_cells_experimental(_to_h3shape(grown, geo.proj), resolution, contain="overlap"):
             cells.add(h3.str_to_int(c))
     return sorted(cells)
