@@ -34,6 +34,7 @@ ROUTER_MODULES: tuple[str, ...] = (
     "kuzet.alerts.api",
     "kuzet.privacy.api",
     "kuzet.reports.api",
+    "kuzet.casework.api",
 )
 
 PUBLIC_MARK = "x-kuzet-public"
