@@ -127,3 +127,20 @@ def test_a_user_turns_on_two_factor_sign_in_and_then_needs_the_code(app: FastAPI
     r = fresh.post("/login", data={"username": "analyst", "password": PASSWORD, "totp": pyotp.TOTP(secret).now()},
                    follow_redirects=False)
     assert r.status_code == 303
+
+
+def test_an_officer_records_a_variation_of_the_order_from_the_persons_page(app: FastAPI, world: World) -> None:
+    c = _login(app, "officer_n1")
+    pid = world.people["N-A"]
+    r = c.post(f"/ui/people/{pid}/orders", data={
+        "category": "parole", "variation": "curfew_changed", "court": "Almaly district court",
+        "conditions": "home from 22:00\n\ndo not leave Almaty", "start_date": "2026-11-01"})
+    assert r.status_code == 200 and "do not leave Almaty" in r.text and "curfew_changed" in r.text
+    bad = c.post(f"/ui/people/{pid}/orders", data={"category": "parole", "variation": "x",
+                                                   "start_date": "2026-12-01", "end_date": "2026-11-01"})
+    assert "the order ends before it starts" in bad.text
+    orders = c.get(f"/api/v1/people/{pid}/orders").json()
+    assert [o["version"] for o in orders] == [1, 2] and orders[1]["conditions"] == ["home from 22:00",
+                                                                                   "do not leave Almaty"]
+    assert _login(app, "operator_n").post(f"/ui/people/{pid}/orders", data={
+        "category": "parole", "variation": "x"}).status_code == 403

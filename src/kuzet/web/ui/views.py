@@ -3,15 +3,17 @@ and the auditor's page. Every page gets its data from :mod:`kuzet.web.services` 
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Form, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
+from kuzet.access import can_change_plans
 from kuzet.audit.reads import AuditQuery
-from kuzet.domain.enums import AlertType, Role
+from kuzet.domain.enums import AlertType, Category, Role
 from kuzet.domain.errors import DomainError
 from kuzet.domain.geometry import points_lonlat, shape_from_geojson
 from kuzet.store.models import ZoneRecord
@@ -60,8 +62,9 @@ def people_list(request: Request, q: Annotated[str | None, Query(max_length=100)
 
 
 @router.get("/ui/people/{person_id}", response_class=HTMLResponse)
-def person_page(request: Request, person_id: PersonId, principal: Principal = Depends(people_roles),
-                session: Session = Depends(get_session)) -> Response:
+def person_page(request: Request, person_id: PersonId,
+                order_error: Annotated[str | None, Query(max_length=300)] = None,
+                principal: Principal = Depends(people_roles), session: Session = Depends(get_session)) -> Response:
     person = people_svc.get_person(session, principal, person_id)
     orders = people_svc.list_orders(session, principal, person_id)
     zones = people_svc.list_zones(session, principal, person_id)
@@ -70,7 +73,40 @@ def person_page(request: Request, person_id: PersonId, principal: Principal = De
     return render(request, "person.html", {
         "person": person, "order": orders[-1] if orders else None, "orders": orders,
         "zones": [zone_view(z) for z in zones], "assignments": assignments, "alerts": alerts,
+        "can_edit": can_change_plans(principal), "order_error": order_error,
+        "categories": [c.value for c in Category],
     })
+
+
+def _lines(text: str) -> tuple[str, ...]:
+    return tuple(line.strip()[:300] for line in text.splitlines() if line.strip())[:50]
+
+
+def _date(value: str, field: str) -> date | None:
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise DomainError(f"expected YYYY-MM-DD, got {value!r}", field=field) from None
+
+
+@router.post("/ui/people/{person_id}/orders")
+def add_order_version(person_id: PersonId, category: str = Form(...), variation: str = Form(...),
+                      court: str = Form(""), case_number: str = Form(""), article: str = Form(""),
+                      start_date: str = Form(""), end_date: str = Form(""), conditions: str = Form(""),
+                      obligations: str = Form(""), principal: Principal = Depends(people_roles),
+                      session: Session = Depends(get_session)) -> Response:
+    """Record a variation of the court order from the person's page (a new version; the old one is kept)."""
+    try:
+        people_svc.add_order_version(session, principal, person_id, people_svc.OrderInput(
+            category=category, variation=variation[:40], court=court[:200], case_number=case_number[:64],
+            article=article[:64], start_date=_date(start_date, "start_date"), end_date=_date(end_date, "end_date"),
+            conditions=_lines(conditions), obligations=_lines(obligations)))
+    except DomainError as exc:
+        return RedirectResponse(f"/ui/people/{person_id}?{urlencode({'order_error': str(exc)[:300]})}",
+                                status_code=303)
+    return RedirectResponse(f"/ui/people/{person_id}", status_code=303)
 
 
 @router.get("/ui/people/{person_id}/zones", response_class=HTMLResponse)
