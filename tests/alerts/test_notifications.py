@@ -187,8 +187,11 @@ def test_a_missed_acknowledgement_is_mailed_to_the_next_level_of_the_tree(
                                                   LevelSpec(2, user_id=c.users["chief"].id)],
                                        region_id=c.region.id)
         a = alert(s, person(s, c, "A-1"), type="strap_tamper", severity="critical", target=None, raised_at=raised)
+        alert_id = a.id
         on_alert_raised(s, a.id, raised, transports=t)
-        escalation.run_escalations(s, raised + timedelta(minutes=5))
+        escalation.run_escalations(s, raised + timedelta(minutes=5), transports=t)
         deliver_pending(s, raised + timedelta(minutes=5), transports=t)
     assert [m["To"] for m in inbox.messages] == ["supervisor@ala.kz"]
-    assert "Escalat" in inbox.messages[0]["Subject"]
+    assert inbox.messages[0]["Subject"] == "[Kuzet] Escalated: Strap tamper — A-1"
+    body = inbox.messages[0].get_content()
+    assert "Escalation level 1: not acknowledged in time" in body and f"/ui/queue/{alert_id}" in body

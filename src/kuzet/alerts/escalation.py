@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from sqlalchemy import and_, or_, select
 from sqlalchemy.exc import IntegrityError
@@ -25,6 +26,9 @@ from kuzet.domain.errors import DomainError
 from kuzet.store.models import AlertAction, AlertRecord, Person, User
 
 from .models import EscalationEvent, EscalationLevel, HandoverNote, ResponseTarget
+
+if TYPE_CHECKING:
+    from .notifications import Transports
 from .vocabulary import CONFIG_ROLES, DEFAULT_TARGETS, OPEN_STATUSES, WORKER_ROLES, EscalationReason
 
 
@@ -179,7 +183,8 @@ def _missed_levels(start: datetime, period: timedelta, now: datetime) -> int:
     return int((now - start) / period)
 
 
-def run_escalations(session: Session, now: datetime) -> list[EscalationEvent]:
+def run_escalations(session: Session, now: datetime, *, transports: Transports | None = None
+                    ) -> list[EscalationEvent]:
     """Escalate every open alert whose acknowledgement (or closure) target has been missed by ``now``.
 
     Returns the escalation steps taken now (none for steps already taken). Each step is recorded on the
@@ -236,7 +241,7 @@ def run_escalations(session: Session, now: datetime) -> list[EscalationEvent]:
             record(session, SYSTEM, "escalate", "alert", alert.id, person_id=alert.person_id,
                    purpose="alert workflow", detail={"level": level, "reason": reason.value,
                                                      "recipients": [u.id for u in users]}, at=now)
-            queue_escalation(session, alert, event, users, now)
+            queue_escalation(session, alert, event, users, now, transports)
             taken.append(event)
     session.flush()
     return taken

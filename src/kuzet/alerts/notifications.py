@@ -449,7 +449,7 @@ async def run_alert_worker(sessions: sessionmaker[Session], stop: asyncio.Event,
     def tick() -> None:
         with sessions() as session, session.begin():
             now = clock()
-            run_escalations(session, now)
+            run_escalations(session, now, transports=transports)
             deliver_pending(session, now, transports=transports)
 
     while not stop.is_set():
