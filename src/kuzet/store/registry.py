@@ -13,7 +13,8 @@ from .models import Base
 
 MODEL_MODULES: tuple[str, ...] = ("kuzet.store.models", "kuzet.devices.models", "kuzet.monitor.models",
                                  "kuzet.auth.models", "kuzet.audit.models", "kuzet.privacy.models",
-                                 "kuzet.alerts.models", "kuzet.casework.models")
+                                 "kuzet.alerts.models", "kuzet.casework.models",
+                                 "kuzet.gateway.models")
 
 for _name in MODEL_MODULES:
     importlib.import_module(_name)

@@ -13,7 +13,6 @@ public Concox tables do not define are not reported.
 from __future__ import annotations
 
 import struct
-from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -267,7 +266,7 @@ def _gps_block(report: DeviceReport) -> bytes:
     t = report.time.astimezone(UTC)
     lat = report.lat if report.lat is not None else 0.0
     lon = report.lon if report.lon is not None else 0.0
-    flags = int(round(report.heading_deg or 0)) % 360
+    flags = round(report.heading_deg or 0) % 360
     if lat >= 0:
         flags |= 0x0400
     if lon < 0:
@@ -277,7 +276,7 @@ def _gps_block(report: DeviceReport) -> bytes:
     sats = min(report.satellites if report.satellites is not None else 8, 15) if report.lat is not None else 0
     return (bytes([t.year - 2000, t.month, t.day, t.hour, t.minute, t.second, 0xC0 | sats])
             + struct.pack(">II", round(abs(lat) * 1_800_000), round(abs(lon) * 1_800_000))
-            + bytes([min(int(round(report.speed_kmh or 0)), 255)]) + struct.pack(">H", flags))
+            + bytes([min(round(report.speed_kmh or 0), 255)]) + struct.pack(">H", flags))
 
 
 def _alarm_code(report: DeviceReport) -> int:

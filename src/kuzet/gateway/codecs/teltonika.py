@@ -304,10 +304,10 @@ def encode_avl(reports: Sequence[DeviceReport], *, codec: int = 0x08) -> bytes:
         lat = rep.lat if rep.lat is not None else 0.0
         lon = rep.lon if rep.lon is not None else 0.0
         sats = (rep.satellites if rep.satellites is not None else 8) if rep.lat is not None else 0
-        out += struct.pack(">QBiihHBH", int(round(rep.time.timestamp() * 1000)), 0, round(lon * 1e7),
+        out += struct.pack(">QBiihHBH", round(rep.time.timestamp() * 1000), 0, round(lon * 1e7),
                            round(lat * 1e7), max(-32768, min(32767, round(rep.altitude_m or 0))),
-                           int(round(rep.heading_deg or 0)) % 360, min(sats, 255),
-                           min(int(round(rep.speed_kmh or 0)), 65535))
+                           round(rep.heading_deg or 0) % 360, min(sats, 255),
+                           min(round(rep.speed_kmh or 0), 65535))
         one: list[tuple[int, int]] = []
         events = set(rep.events)
         if rep.strap is not None or "strap_open" in events:
@@ -317,7 +317,7 @@ def encode_avl(reports: Sequence[DeviceReport], *, codec: int = 0x08) -> bytes:
             one.append((IO_DIN3, 1 if (rep.case is not None and rep.case.value == "open")
                         or "case_open" in events else 0))
         if rep.battery_pct is not None:
-            one.append((IO_BATTERY_PCT, int(round(rep.battery_pct))))
+            one.append((IO_BATTERY_PCT, round(rep.battery_pct)))
         if "sos" in events:
             one.append((IO_ALARM, 1))
         if "power_cut" in events:

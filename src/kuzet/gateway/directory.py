@@ -1,0 +1,151 @@
+"""What the gateway needs to know about devices, and the command queue: service functions over the store.
+
+Shared by the servers, the API (``queue_command`` from the alert workflow) and the CLI. No protocol logic here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session, sessionmaker
+
+from kuzet.store.db import transaction
+from kuzet.store.models import Device, UnknownDevice
+
+from .models import DeviceCommand
+
+COMMAND_KINDS = frozenset({"locate", "message", "text"})
+RETIRED_STATUSES = frozenset({"written_off", "lost", "retired"})
+
+
+@dataclass(frozen=True, slots=True)
+class KnownDevice:
+    serial: str
+    protocol: str
+    secret: str
+    status: str
+
+
+def find_device(session: Session, serial: str) -> KnownDevice | None:
+    row = session.execute(select(Device).where(Device.serial == serial)).scalar_one_or_none()
+    if row is None:
+        return None
+    return KnownDevice(row.serial, row.protocol, row.secret, row.status)
+
+
+def note_unknown_device(session: Session, serial: str, protocol: str, remote: str = "",
+                        now: datetime | None = None) -> None:
+    """List a refused device for an administrator: first time inserted, then attempts and last_seen updated."""
+    at = now or datetime.now(UTC)
+    values = {"serial": serial[:64], "protocol": protocol[:32], "remote": remote[:64], "first_seen": at,
+              "last_seen": at, "attempts": 1}
+    dialect = session.get_bind().dialect.name
+    table: Any = UnknownDevice.__table__
+    stmt: Any = (sqlite_insert(table) if dialect == "sqlite" else pg_insert(table)).values(**values)
+    stmt = stmt.on_conflict_do_update(index_elements=["serial"], set_={
+        "attempts": table.c.attempts + 1, "last_seen": at, "protocol": values["protocol"],
+        "remote": values["remote"]})
+    session.execute(stmt)
+
+
+def queue_command(session: Session, serial: str, kind: str, payload: dict[str, Any] | None = None,
+                  *, now: datetime | None = None) -> DeviceCommand:
+    """Queue a command for the device ``serial``; it is sent on the device's next connection (or poll).
+
+    ``kind``: ``locate`` (an on-demand position), ``message`` (``{"text": ...}`` to the wearer) or ``text`` (a
+    raw protocol command, ``{"text": ...}``). Raises ``LookupError`` for a device not in the fleet and
+    ``ValueError`` for an unknown kind.
+    """
+    if kind not in COMMAND_KINDS:
+        raise ValueError(f"unknown command kind {kind!r} (one of {', '.join(sorted(COMMAND_KINDS))})")
+    device = find_device(session, serial)
+    if device is None:
+        raise LookupError(f"no device with serial {serial!r}")
+    command = DeviceCommand(device_serial=serial, kind=kind, payload=dict(payload or {}), status="queued",
+                            protocol=device.protocol, queued_at=now or datetime.now(UTC), attempts=0, detail="")
+    session.add(command)
+    session.flush()
+    return command
+
+
+def pending_commands(session: Session, serial: str) -> list[DeviceCommand]:
+    """Commands not yet acknowledged (queued, or sent over a connection that may have dropped), oldest first."""
+    return list(session.execute(
+        select(DeviceCommand).where(DeviceCommand.device_serial == serial,
+                                    DeviceCommand.status.in_(("queued", "sent")))
+        .order_by(DeviceCommand.id)).scalars())
+
+
+def mark_sent(session: Session, ids: list[int], now: datetime | None = None) -> None:
+    at = now or datetime.now(UTC)
+    for command in session.execute(select(DeviceCommand).where(DeviceCommand.id.in_(ids))).scalars():
+        command.status = "sent"
+        command.sent_at = at
+        command.attempts += 1
+
+
+def mark_acknowledged(session: Session, serial: str, command_id: int | None = None, *, status: str = "acknowledged",
+                      detail: str = "", now: datetime | None = None) -> DeviceCommand | None:
+    """Mark command ``command_id`` (or the device's oldest sent command) as answered by the device."""
+    query = select(DeviceCommand).where(DeviceCommand.device_serial == serial, DeviceCommand.status == "sent")
+    if command_id is not None:
+        query = select(DeviceCommand).where(DeviceCommand.device_serial == serial, DeviceCommand.id == command_id)
+    command = session.execute(query.order_by(DeviceCommand.id).limit(1)).scalar_one_or_none()
+    if command is None:
+        return None
+    command.status = status
+    command.acknowledged_at = now or datetime.now(UTC)
+    command.detail = detail[:500]
+    return command
+
+
+@dataclass(frozen=True, slots=True)
+class PendingCommand:
+    id: int
+    kind: str
+    payload: dict[str, Any]
+
+
+class Directory:
+    """Async access for the servers (each call is one short transaction in a worker thread)."""
+
+    def __init__(self, sessions: sessionmaker[Session]) -> None:
+        self.sessions = sessions
+
+    def _find(self, serial: str) -> KnownDevice | None:
+        with self.sessions() as session:
+            return find_device(session, serial)
+
+    async def find(self, serial: str) -> KnownDevice | None:
+        return await asyncio.to_thread(self._find, serial)
+
+    def _unknown(self, serial: str, protocol: str, remote: str) -> None:
+        with transaction(self.sessions) as session:
+            note_unknown_device(session, serial, protocol, remote)
+
+    async def refuse_unknown(self, serial: str, protocol: str, remote: str) -> None:
+        await asyncio.to_thread(self._unknown, serial, protocol, remote)
+
+    def _take(self, serial: str) -> list[PendingCommand]:
+        with transaction(self.sessions) as session:
+            commands = pending_commands(session, serial)
+            mark_sent(session, [c.id for c in commands])
+            return [PendingCommand(c.id, c.kind, dict(c.payload)) for c in commands]
+
+    async def take_commands(self, serial: str) -> list[PendingCommand]:
+        """The device's unacknowledged commands, marked as sent (the caller sends them now)."""
+        return await asyncio.to_thread(self._take, serial)
+
+    def _ack(self, serial: str, command_id: int | None, status: str, detail: str) -> None:
+        with transaction(self.sessions) as session:
+            mark_acknowledged(session, serial, command_id, status=status, detail=detail)
+
+    async def acknowledge(self, serial: str, command_id: int | None = None, *, status: str = "acknowledged",
+                          detail: str = "") -> None:
+        await asyncio.to_thread(self._ack, serial, command_id, status, detail)
