@@ -217,7 +217,7 @@ def advance(spec: SubjectSpec, st: DevState, fix: Fix) -> tuple[DevState, list[I
         else:
             if rs is IDLE and c <= rules.WEAK_WRONG:
                 continue
-            nrs, em = rules.step(rs, t, c, fix.ident, rule.window_at(t), rule.grace)
+            nrs, em = rules.step(rs, t, c, fix.ident, rule.window_at(t), rule.grace, fix.usable)
         if nrs is not rs:
             if new_rules is None:
                 new_rules = list(st.rules)
@@ -584,11 +584,14 @@ class Engine:
                 if rs.ep_limit < best:
                     best = rs.ep_limit
                 continue
-            if not rs.wrong or rs.strong < rules.MIN_STRONG or rs.exit_n > 0:
+            if not rs.wrong or rs.strong < rules.MIN_STRONG or not rs.latest_wrong:
                 continue
             window = rule.window_at(rs.since)
             if window is not None:
-                due = rs.since + rule.grace
+                when = rules.due(rs, window, rule.grace)
+                if when is None:
+                    continue
+                due = when
                 if due >= window[1]:
                     nxt = rule.next_start(rs.since)
                     due = math.inf if nxt is None else nxt + rule.grace
@@ -739,7 +742,8 @@ def _key_from(raw: Any) -> Any:
 
 def _rule_from(raw: list[Any]) -> RuleState:
     rs = RuleState(bool(raw[0]), float(raw[1]), int(raw[2]), int(raw[3]), float(raw[4]), int(raw[5]),
-                   bool(raw[6]), float(raw[7]), float(raw[8]), tuple(int(x) for x in raw[9]))
+                   bool(raw[6]), float(raw[7]), float(raw[8]), tuple(int(x) for x in raw[9]), float(raw[10]),
+                   bool(raw[11]), int(raw[12]))
     return IDLE if rs == IDLE else rs
 
 

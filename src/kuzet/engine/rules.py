@@ -28,6 +28,9 @@ STRONG_RIGHT = -1.0
 MIN_STRONG = 2
 #: Right-side fixes needed to end a violation (hysteresis against a single fix landing inside).
 EXIT_FIXES = 2
+#: Strongly wrong fixes further apart than this do not add up: the second starts a new run (minutes of
+#: uninformative fixes between two outliers must not make them look like a sustained absence).
+STRONG_CHAIN_S = 600.0
 #: Evidence kept per episode (the first fixes that proved it).
 MAX_EVIDENCE = 30
 
@@ -41,12 +44,15 @@ class RuleState(NamedTuple):
     since: float = 0.0  # time of the first wrong-side fix of the run
     strong: int = 0  # strongly wrong fixes in the run
     total: int = 0  # fixes in the run
-    exit_since: float = -1.0  # first strong right fix while leaving; -1 when not leaving
+    exit_since: float = -1.0  # first right-side fix while leaving; -1 when not leaving
     exit_n: int = 0
     raised: bool = False  # a violation episode is open for this run
     ep_start: float = 0.0
     ep_limit: float = NEVER  # end of the schedule window the open episode lies in
     evidence: tuple[int, ...] = ()
+    last_strong: float = -1.0  # time of the run's latest strongly wrong fix
+    latest_wrong: bool = False  # the latest fix with a position was at least weakly on the wrong side
+    usable_says: int = -1  # the latest usable fix (<= 100 m): 1 strongly wrong, 0 not, -1 none in the run
 
 
 IDLE = RuleState()
@@ -78,51 +84,74 @@ def _add_evidence(evidence: tuple[int, ...], ident: int | None) -> tuple[int, ..
 
 
 def step(state: RuleState, t: float, c: float, ident: int | None, window: Window | None,
-         grace: float) -> tuple[RuleState, Emission | None]:
+         grace: float, usable: bool = True) -> tuple[RuleState, Emission | None]:
     """Advance one rule by one accepted fix at event time ``t``.
 
     ``window`` is the active schedule interval containing ``t`` (``None`` when the rule is not active);
-    ``grace`` is in seconds.
+    ``grace`` is in seconds; ``usable`` says whether the fix is accurate enough to decide zones on its own
+    (FORMAT.md: 100 m or better, or a home beacon). Until a violation is raised, any fix on the right side (beyond
+    ``RESET_RIGHT``) cancels the run; once raised, ``EXIT_FIXES`` such fixes in a row end it, and a strongly
+    wrong fix in between starts the count again.
     """
     emission: Emission | None = None
+    strong_fix = c > STRONG_WRONG
     if not state.wrong:
         if c <= WEAK_WRONG:
             return state, None
-        state = RuleState(True, t, 1 if c > STRONG_WRONG else 0, 1, -1.0, 0, False, 0.0, NEVER,
-                          _add_evidence((), ident))
-    else:
-        solid = state.strong >= MIN_STRONG or state.raised
-        if c < RESET_RIGHT and not solid:
+        state = RuleState(True, t, 1 if strong_fix else 0, 1, -1.0, 0, False, 0.0, NEVER,
+                          _add_evidence((), ident) if strong_fix else (), t if strong_fix else -1.0, True,
+                          (1 if strong_fix else 0) if usable else -1)
+    elif c < RESET_RIGHT:
+        if not state.raised:
             return IDLE, None
-        if c < STRONG_RIGHT:
-            exit_since = t if state.exit_since < 0 else state.exit_since
-            exit_n = state.exit_n + 1
-            if exit_n >= EXIT_FIXES:
-                if state.raised:
-                    end = max(exit_since, state.ep_start)
-                    emission = Emission("close", state.ep_start, end, confidence_of(state), state.evidence)
-                return IDLE, emission
-            state = state._replace(exit_since=exit_since, exit_n=exit_n, total=state.total + 1)
-        elif c > STRONG_WRONG:
-            state = state._replace(strong=state.strong + 1, total=state.total + 1, exit_since=-1.0, exit_n=0,
-                                   evidence=_add_evidence(state.evidence, ident))
-        else:
-            state = state._replace(total=state.total + 1)
+        exit_since = t if state.exit_since < 0 else state.exit_since
+        if state.exit_n + 1 >= EXIT_FIXES:
+            end = max(exit_since, state.ep_start)
+            return IDLE, Emission("close", state.ep_start, end, confidence_of(state), state.evidence)
+        state = state._replace(exit_since=exit_since, exit_n=state.exit_n + 1, total=state.total + 1,
+                               latest_wrong=False, usable_says=0 if usable else state.usable_says)
+    elif strong_fix and not state.raised and state.last_strong >= 0 and t - state.last_strong > STRONG_CHAIN_S:
+        state = RuleState(True, t, 1, 1, -1.0, 0, False, 0.0, NEVER, _add_evidence((), ident), t, True,
+                          1 if usable else -1)
+    elif strong_fix:
+        state = state._replace(strong=state.strong + 1, total=state.total + 1, exit_since=-1.0, exit_n=0,
+                               evidence=_add_evidence(state.evidence, ident), last_strong=t, latest_wrong=True,
+                               usable_says=1 if usable else state.usable_says)
+    else:
+        state = state._replace(total=state.total + 1, latest_wrong=c > WEAK_WRONG,
+                               usable_says=0 if usable else state.usable_says)
     return check(state, t, window, grace)
 
 
+def due(state: RuleState, window: Window | None, grace: float) -> float | None:
+    """When the grace of a pending run in ``window`` runs out, if the evidence already suffices for it."""
+    if state.raised or not state.wrong or state.strong < MIN_STRONG or not state.latest_wrong:
+        return None
+    if window is None:
+        return None
+    if state.usable_says == 0:
+        return None  # the latest accurate fix does not confirm it: wait for one that does
+    return max(state.since, window[0]) + grace
+
+
 def check(state: RuleState, t: float, window: Window | None, grace: float) -> tuple[RuleState, Emission | None]:
-    """Raise or close on time alone: the grace has run out, or the schedule window has ended."""
+    """Raise or close on time alone: the grace has run out, or the schedule window has ended.
+
+    A pending run is raised once its grace (from the crossing, or from the window's start for a subject
+    already outside) has run out, provided it has ``MIN_STRONG`` strongly wrong fixes, the
+    latest fix still puts the subject on the wrong side, and the latest accurate fix (if any) strongly so.
+    """
     if state.raised:
         if t >= state.ep_limit:
             end = state.ep_limit
             emission = Emission("close", state.ep_start, end, confidence_of(state), state.evidence)
             return state._replace(raised=False, ep_start=0.0, ep_limit=NEVER), emission
         return state, None
-    if not state.wrong or state.strong < MIN_STRONG or window is None or state.exit_n > 0:
+    deadline = due(state, window, grace)
+    if deadline is None or window is None:
         return state, None
     start = max(state.since, window[0])
-    if t >= start + grace and start < window[1]:
+    if t >= deadline and start < window[1]:
         state = state._replace(raised=True, ep_start=start, ep_limit=window[1])
         return state, Emission("raise", start, None, confidence_of(state), state.evidence)
     return state, None
