@@ -245,3 +245,41 @@ def test_removal_loss_repair_and_write_off_need_a_reason(sqlite_sessions: sessio
         with pytest.raises(TransitionRefused, match="needs a reason"):
             write_off(s, OFFICER, "KZ-2", reason="")
         assert get_device(s, "KZ-1").status == "fitted" and get_device(s, "KZ-2").status == "in_stock"
+
+
+def test_two_officers_fitting_the_same_device_at_once_end_with_one_fitting(
+        sessions: sessionmaker[Session]) -> None:
+    """Two concurrent transactions: the second waits for the first and is refused; one assignment remains."""
+    import threading
+
+    with transaction(sessions) as s:
+        _, u1, _ = organisation(s)
+        ids = [person(s, u1, "S-0001").id, person(s, u1, "S-0002").id]
+        stock_device(s, "KZ-1", u1, at=T0)
+        store(s, [report("KZ-1", datetime.now(UTC) - timedelta(minutes=1))])
+    fitted_first = threading.Event()
+    outcomes: list[str] = []
+
+    def fit(person_id: int, hold: bool) -> None:
+        try:
+            with transaction(sessions) as s:
+                fit_device(s, OFFICER, serial="KZ-1", person_id=person_id,
+                           form=FittingForm(checklist_of(s, "gps_bracelet"), "A. Officer", True))
+                if hold:
+                    fitted_first.set()
+                    threading.Event().wait(0.5)  # keep the transaction open while the other one tries
+            outcomes.append("fitted")
+        except Exception as exc:  # the loser's error is the point of the test
+            outcomes.append(type(exc).__name__)
+            fitted_first.set()
+
+    first = threading.Thread(target=fit, args=(ids[0], True))
+    first.start()
+    assert fitted_first.wait(10)
+    second = threading.Thread(target=fit, args=(ids[1], False))
+    second.start()
+    first.join(20)
+    second.join(20)
+    assert outcomes.count("fitted") == 1 and len(outcomes) == 2, outcomes
+    with sessions() as s:
+        assert s.query(Assignment).filter_by(removed_at=None).count() == 1
