@@ -18,8 +18,18 @@ from kuzet.gateway.models import DeviceCommand
 from kuzet.store.db import make_engine, session_factory, transaction
 from kuzet.store.models import DeviceReportRecord, UnknownDevice
 
-from .conftest import (GT06, H02, KUZET, KUZET_SECRET, OSMAND, TELTONIKA, TELTONIKA_UNASSIGNED, WATCH, Fleet,
-                       gateway_config)
+from .conftest import (
+    GT06,
+    H02,
+    KUZET,
+    KUZET_SECRET,
+    OSMAND,
+    TELTONIKA,
+    TELTONIKA_UNASSIGNED,
+    WATCH,
+    Fleet,
+    gateway_config,
+)
 
 T0 = datetime(2026, 11, 2, 17, 0, tzinfo=UTC)
 
@@ -42,8 +52,8 @@ async def connect(gw: Gateway, name: str) -> tuple[asyncio.StreamReader, asyncio
     return await asyncio.open_connection("127.0.0.1", gw.ports[name])
 
 
-async def closed(reader: asyncio.StreamReader, timeout: float = 5.0) -> bool:
-    data = await asyncio.wait_for(reader.read(), timeout)
+async def closed(reader: asyncio.StreamReader, within_s: float = 5.0) -> bool:
+    data = await asyncio.wait_for(reader.read(), within_s)
     return data == b""
 
 
@@ -165,7 +175,7 @@ async def test_kuzet_over_http_acknowledges_exactly_what_was_stored_and_a_resend
     batch = [fix(KUZET, i) for i in range(5)]
     status, ack = await _kuzet_http(gateway, batch)
     assert status == 200 and ack["acked"] == [0, 1, 2, 3, 4]
-    status, ack = await _kuzet_http(gateway, batch[3:] + [fix(KUZET, 5)])  # the ACK was lost: resend
+    status, ack = await _kuzet_http(gateway, [*batch[3:], fix(KUZET, 5)])  # the ACK was lost: resend
     assert status == 200 and ack["acked"] == [3, 4, 5]
     assert [r.seq for r in stored(fleet, KUZET)] == [0, 1, 2, 3, 4, 5]
     status, err = await _kuzet_http(gateway, [fix(KUZET, 6)], secret="wrong-secret")

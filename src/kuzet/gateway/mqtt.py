@@ -1,7 +1,7 @@
 """The MQTT subscriber: Kuzet batches published by devices to ``kuzet/devices/<serial>/reports``.
 
 A message is the batch signature (64 hex digits), a newline and the batch body; the acknowledgement is published
-(QoS 1) to ``kuzet/devices/<serial>/ack`` only after the sink has made the reports durable. The subscriber
+(QoS 1) to ``kuzet/devices/<serial>/ack`` (the report topic with its last level replaced by ``ack``) only after the sink has made the reports durable. The subscriber
 reconnects on its own when the broker goes away; it never stops the gateway.
 """
 
@@ -63,7 +63,7 @@ class MqttSubscriber:
 
     async def _handle(self, client: aiomqtt.Client, topic: str, payload: bytes) -> None:
         parts = topic.split("/")
-        serial = parts[2] if len(parts) >= 4 else ""
+        serial = parts[-2] if len(parts) >= 2 else ""
         try:
             signature, body = kuzet.decode_mqtt(payload)
             if kuzet.peek_device(body) != serial:
@@ -76,4 +76,4 @@ class MqttSubscriber:
         outcome = await process_batch(session, body, signature)
         if outcome.status in (200, 400, 401, 413) and serial:
             reply = (kuzet.sign(outcome.secret, outcome.body).encode() if outcome.secret else b"0" * 64)
-            await client.publish(f"kuzet/devices/{serial}/ack", reply + b"\n" + outcome.body, qos=1)
+            await client.publish(topic.rsplit("/", 1)[0] + "/ack", reply + b"\n" + outcome.body, qos=1)
