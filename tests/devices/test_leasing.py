@@ -130,3 +130,17 @@ def test_contracts_and_invoices_refuse_nonsense(sqlite_sessions: sessionmaker[Se
                 record_invoice(s, OFFICER, contract="L-2026-01", number="INV-1", period_start=date(2026, 3, 1),
                                period_end=date(2026, 3, 2), lines=[])
     assert format_tenge(123456789) == "1 234 567.89"
+
+
+def test_days_outside_the_contract_term_are_not_payable(sqlite_sessions: sessionmaker[Session]) -> None:
+    with transaction(sqlite_sessions) as s:
+        _fleet(s)
+        create_contract(s, OFFICER, reference="L-SHORT", supplier="Other LLP", daily_rate_tiyn=RATE,
+                        start_date=date(2026, 3, 1), end_date=date(2026, 3, 15))
+        lease_devices(s, OFFICER, "L-SHORT", ["KZ-FIT"])
+        invoice = record_invoice(s, OFFICER, contract="L-SHORT", number="S-1", period_start=date(2026, 3, 1),
+                                 period_end=date(2026, 3, 31), lines=[InvoiceLineInput("KZ-FIT", 31, 31 * RATE)])
+        line = reconcile_invoice(s, OFFICER, invoice.id, now=datetime(2026, 4, 1, tzinfo=UTC)).lines[0]
+        assert line.days_fitted == 31
+        assert line.findings == (Finding.OUTSIDE_CONTRACT_PERIOD,)
+        assert line.amount_due_tiyn == 15 * RATE and line.overbilled_tiyn == 16 * RATE

@@ -37,6 +37,7 @@ class Finding(StrEnum):
     UNKNOWN_DEVICE = "unknown_device"
     RATE_MISMATCH = "rate_mismatch"
     MORE_DAYS_THAN_PERIOD = "more_days_than_period"
+    OUTSIDE_CONTRACT_PERIOD = "outside_contract_period"
     DUPLICATE_LINE = "duplicate_line"
     FITTED_NOT_BILLED = "fitted_not_billed"
 
@@ -255,6 +256,8 @@ def reconcile_invoice(session: Session, actor: Actor, invoice_id: int, *, now: d
     assert contract is not None
     tz = _region_tz(session, contract)
     period = _days(invoice.period_start, invoice.period_end)
+    in_contract = {d for d in period
+                   if contract.start_date <= d and (contract.end_date is None or d <= contract.end_date)}
     leased = set(session.execute(select(LeasedDevice.device_id).where(LeasedDevice.contract_id == contract.id))
                  .scalars())
     seen = Counter(line.device_serial for line in invoice.lines)
@@ -281,9 +284,13 @@ def reconcile_invoice(session: Session, actor: Actor, invoice_id: int, *, now: d
             findings.append(Finding.DUPLICATE_LINE)
         if line.days_billed > len(period):
             findings.append(Finding.MORE_DAYS_THAN_PERIOD)
+        if len(in_contract) < len(period):
+            findings.append(Finding.OUTSIDE_CONTRACT_PERIOD)
         if line.amount_tiyn != line.days_billed * contract.daily_rate_tiyn:
             findings.append(Finding.RATE_MISMATCH)
-        payable_days = min(line.days_billed, len(fitted)) if device is not None and device.id in leased else 0
+        # Only days on a person, inside the contract's period, of a device the contract covers are payable.
+        payable_days = (min(line.days_billed, len(fitted & in_contract))
+                        if device is not None and device.id in leased else 0)
         if line.days_billed > len(fitted) and device is not None:
             states = Counter(unfitted.values())
             findings.append(Finding.BILLED_WHILE_IN_STOCK if states.get("in_stock") else
