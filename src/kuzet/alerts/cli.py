@@ -103,19 +103,30 @@ def register(app: typer.Typer) -> None:
     def volume(
         bundles: list[Path] = typer.Argument(..., help="Bundle directories (with alerts.ndjson, e.g. from replay)"),
         truth: bool = typer.Option(False, help="Count truth.ndjson instead of alerts.ndjson"),
+        engine: str = typer.Option(None, help="Replay the bundle with this engine (kuzet or naive) and count that"),
     ) -> None:
         """Alerts and incidents per wearer per day on bundles (docs/quality.md, 'Alert volume')."""
         from kuzet.exchange import BundleError, read_bundle
 
         from .volume import bundle_volume
 
-        table = Table("bundle", "wearers", "days", "alerts", "per wearer-day", "incidents", "per wearer-day")
+        table = Table(title=f"alert volume ({'truth' if truth else engine or 'alerts.ndjson'})")
+        for column in ("bundle", "wearers", "days", "alerts", "per wearer-day", "incidents", "per wearer-day"):
+            table.add_column(column)
         for path in bundles:
             try:
                 bundle = read_bundle(path, with_truth=truth)
             except BundleError as exc:
                 raise typer.BadParameter(str(exc)) from None
-            v = bundle_volume(bundle, alerts=bundle.truth if truth else None)
+            chosen = bundle.truth if truth else None
+            if engine:
+                from kuzet.engine import replay
+
+                try:
+                    chosen = replay(bundle, engine=engine)
+                except ValueError as exc:
+                    raise typer.BadParameter(str(exc)) from None
+            v = bundle_volume(bundle, alerts=chosen)
             table.add_row(path.name, str(v.wearers), f"{v.days:.2f}", str(v.alerts), f"{v.alerts_per_wearer_day:.2f}",
                           str(v.incidents), f"{v.incidents_per_wearer_day:.2f}")
         console.print(table)
