@@ -154,14 +154,16 @@ def hold_command(
 
 
 @privacy.command("backfill-index")
-def backfill_command(batch: int = typer.Option(20_000, help="Reports per batch")) -> None:
+def backfill_command(batch: int = typer.Option(20_000, help="Reports per batch"),
+                     full: bool = typer.Option(False, help="Also walk reports older than the last indexed one"),
+                     ) -> None:
     """Index stored positions that are not in the crime-scene index yet."""
     from kuzet.store.db import transaction
 
     from .index import backfill_index
 
     with transaction(_sessions()) as session:
-        added = backfill_index(session, batch=batch,
+        added = backfill_index(session, batch=batch, full=full,
                                progress=lambda n, last: console.print(f"  {n} indexed (report id {last})"))
     console.print(f"indexed {added} positions")
 

@@ -179,13 +179,16 @@ def index_positions(session: Session, rows: Sequence[Any]) -> int:
     return len(new_ids)
 
 
-def backfill_index(session: Session, *, batch: int = 20_000,
+def backfill_index(session: Session, *, batch: int = 20_000, full: bool = False,
                    progress: Callable[[int, int], None] | None = None) -> int:
-    """Index every stored position not yet indexed (by report id order). Returns how many were added."""
+    """Index stored positions not yet indexed, in report id order. Returns how many were added.
+
+    By default only reports newer than the last indexed one are read; ``full=True`` also walks every older
+    report (for a store whose reports were written for a while without :func:`index_positions`).
+    """
     last = session.execute(select(func.max(PositionCell.report_id))).scalar() or 0
     total = 0
-    # Reports stored out of id order before the last indexed one are caught by a second, full pass below.
-    for start_after in (last, 0):
+    for start_after in (last, 0) if full else (last,):
         cursor = start_after
         while True:
             rows = session.execute(

@@ -411,9 +411,11 @@ def match_crime_scene(session: Session, actor: Actor, query: CrimeSceneQuery, *,
     near = find_near(session, query.place, query.start, query.end)
     with_data = people_with_data(session, query.place, query.start, query.end)
     monitored = monitored_people(session, query.start, query.end)
-    ids = set(near) | set(with_data) | set(monitored)
-    codes = dict(session.execute(select(Person.id, Person.code).where(Person.id.in_(ids))).all()) \
-        if ids else {}
+    codes = dict(monitored)
+    unknown = sorted((set(near) | set(with_data)) - set(codes))  # data without a fitted device: rare
+    for i in range(0, len(unknown), 500):
+        codes.update({int(pid): str(code) for pid, code in session.execute(
+            select(Person.id, Person.code).where(Person.id.in_(unknown[i : i + 500])))})
     within: list[NearPerson] = []
     possibly: list[NearPerson] = []
     for pid, n in near.items():
