@@ -1,4 +1,5 @@
-"""In the browser: fit a device to a person with the signed fitting form and see its first report on the map."""
+"""In the browser: fit a device with the signed fitting form; its first report appears on the device page map
+and puts the newly fitted person on the officers' live map, at home."""
 
 from __future__ import annotations
 
@@ -18,13 +19,15 @@ from kuzet.devices.lifecycle import register_device
 from kuzet.settings import Settings
 from kuzet.store.db import make_engine, session_factory, transaction
 from kuzet.store.migrate import upgrade
+from kuzet.store.models import Person
 from kuzet.store.reports import store_reports
 from kuzet.web.app import create_app
-from tests.web.world import PASSWORD, PEOPLE, World, build_world
+from tests.web.world import PASSWORD, World, build_world
 
 from .factories import OFFICER, report
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
+NEW_HOME = (76.9050, 43.2210)  # lon, lat
 
 
 def _free_port() -> int:
@@ -51,6 +54,14 @@ def served(tmp_path: Path) -> Iterator[tuple[str, sessionmaker[Session], World]]
     with transaction(factory) as s:
         register_device(s, OFFICER, serial="BR-0001", type_code="gps_bracelet", unit=world.units["N1"],
                         firmware="2.1.0")
+        # A person newly placed under EM, with no device yet: absent from the live map until fitted.
+        newcomer = Person(code="N-NEW", surname="Newcomer", given_name="Given", category="restricted_freedom",
+                          region_id=world.regions["N"], unit_id=world.units["N1"],
+                          officer_id=world.user_ids["officer_n1"], home_lat=NEW_HOME[1], home_lon=NEW_HOME[0],
+                          timezone="Asia/Almaty", extra={})
+        s.add(newcomer)
+        s.flush()
+        world.people["N-NEW"] = newcomer.id
     port = _free_port()
     # Map tiles from a closed local port: the test never reaches the internet and never waits for it.
     settings = Settings(database_url=url, secret_key="test-secret-key-0123456789",
@@ -81,13 +92,17 @@ def page() -> Iterator[Page]:
 def test_fit_a_device_to_a_person_and_see_its_first_report_on_the_map(
         served: tuple[str, sessionmaker[Session], World], page: Page) -> None:
     base, factory, world = served
-    home_lon, home_lat = PEOPLE["N-A"][3]
-    person_id = world.people["N-A"]
+    home_lon, home_lat = NEW_HOME
+    person_id = world.people["N-NEW"]
 
-    page.goto(f"{base}/login?next=/ui/devices/BR-0001")
+    page.goto(f"{base}/login?next=/ui/map")
     page.fill("input[name=username]", "officer_n1")
     page.fill("input[name=password]", PASSWORD)
     page.click("button[type=submit].primary")
+    expect(page.get_by_test_id("live-map")).to_be_visible()
+    expect(page.locator(f"#positions li[data-person-id='{person_id}']")).to_have_count(0)
+
+    page.goto(f"{base}/ui/devices/BR-0001")
     expect(page.get_by_test_id("status")).to_have_text("in stock")
 
     # The officer closes the strap; the device sends its test report from the person's home.
@@ -103,7 +118,7 @@ def test_fit_a_device_to_a_person_and_see_its_first_report_on_the_map(
     page.get_by_test_id("sign-and-fit").click()
 
     expect(page.get_by_test_id("status")).to_have_text("fitted")
-    expect(page.get_by_test_id("wearer")).to_contain_text("N-A")
+    expect(page.get_by_test_id("wearer")).to_contain_text("N-NEW")
     expect(page.get_by_test_id("address-check")).to_contain_text("waiting for reports from home")
     expect(page.get_by_test_id("history")).to_contain_text("fit")
 
@@ -115,8 +130,15 @@ def test_fit_a_device_to_a_person_and_see_its_first_report_on_the_map(
     expect(rows).to_have_count(1)
     expect(rows.first).to_contain_text(f"{home_lat:.5f}, {home_lon:.5f}")
 
+    # The officers' live map now shows the person where the device first reported: at home.
+    page.goto(f"{base}/ui/map")
+    item = page.locator(f"#positions li[data-person-id='{person_id}']")
+    expect(item).to_have_attribute("data-lat", str(home_lat))
+    expect(item).to_have_attribute("data-lon", str(home_lon))
+    expect(page.locator("#map .leaflet-tooltip", has_text="N-NEW")).to_be_visible()
+
     # A later report (attributed to the wearer as the monitor stores it) joins the map on the next visit.
     _send(factory, "BR-0001", 2, home_lon + 0.0003, home_lat, person_id, datetime.now(UTC))
-    page.reload()
+    page.goto(f"{base}/ui/devices/BR-0001")
     expect(page.locator("#map .leaflet-marker-icon.report-marker")).to_have_count(2)
     expect(page.locator("#map .leaflet-marker-icon.first-report")).to_have_count(1)
