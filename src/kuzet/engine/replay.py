@@ -100,6 +100,7 @@ class Score:
         return {
             "precision": round(self.precision, 4), "recall": round(self.recall, 4),
             "p95_latency_s": None if self.p95_latency_s is None else round(self.p95_latency_s, 1),
+            "max_latency_s": max(self.latencies_s) if self.latencies_s else None,
             "alerts": self.alerts, "matched": self.matched, "false_alerts": self.false_alerts,
             "ambiguous_only": self.ambiguous_only, "truth": self.truth, "missed": len(self.missed),
             "alerts_per_wearer_day": round(self.alerts_per_wearer_day, 3),
@@ -133,11 +134,14 @@ def _overlaps(alert: AlertEpisode, truth: AlertEpisode) -> bool:
 
 
 def _percentile(values: list[float], q: float) -> float | None:
+    """The ``q`` quantile with linear interpolation between closest ranks (NumPy's default definition)."""
     if not values:
         return None
     ordered = sorted(values)
-    rank = max(0, math.ceil(q * len(ordered)) - 1)
-    return ordered[rank]
+    pos = q * (len(ordered) - 1)
+    lo = math.floor(pos)
+    hi = min(lo + 1, len(ordered) - 1)
+    return ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo)
 
 
 def score(truth: list[AlertEpisode], alerts: list[AlertEpisode], plan: MonitoringPlan, *,

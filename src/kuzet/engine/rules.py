@@ -28,8 +28,9 @@ STRONG_RIGHT = -1.0
 MIN_STRONG = 2
 #: Right-side fixes needed to end a violation (hysteresis against a single fix landing inside).
 EXIT_FIXES = 2
-#: Strongly wrong fixes further apart than this do not add up: the second starts a new run (minutes of
-#: uninformative fixes between two outliers must not make them look like a sustained absence).
+#: Strongly wrong fixes further apart than this, with fixes between them that did not confirm the wrong side,
+#: do not add up: the second starts a new run (minutes of uninformative fixes between two outliers must not
+#: make them look like a sustained absence). A gap with no position at all (indoors) keeps the chain.
 STRONG_CHAIN_S = 600.0
 #: Evidence kept per episode (the first fixes that proved it).
 MAX_EVIDENCE = 30
@@ -53,6 +54,7 @@ class RuleState(NamedTuple):
     last_strong: float = -1.0  # time of the run's latest strongly wrong fix
     latest_wrong: bool = False  # the latest fix with a position was at least weakly on the wrong side
     usable_says: int = -1  # the latest usable fix (<= 100 m): 1 strongly wrong, 0 not, -1 none in the run
+    neutral_n: int = 0  # fixes with a position since the latest strongly wrong one that were not strong
 
 
 IDLE = RuleState()
@@ -110,16 +112,17 @@ def step(state: RuleState, t: float, c: float, ident: int | None, window: Window
             return IDLE, Emission("close", state.ep_start, end, confidence_of(state), state.evidence)
         state = state._replace(exit_since=exit_since, exit_n=state.exit_n + 1, total=state.total + 1,
                                latest_wrong=False, usable_says=0 if usable else state.usable_says)
-    elif strong_fix and not state.raised and state.last_strong >= 0 and t - state.last_strong > STRONG_CHAIN_S:
+    elif strong_fix and not state.raised and state.last_strong >= 0 and t - state.last_strong > STRONG_CHAIN_S \
+            and state.neutral_n > 0:
         state = RuleState(True, t, 1, 1, -1.0, 0, False, 0.0, NEVER, _add_evidence((), ident), t, True,
                           1 if usable else -1)
     elif strong_fix:
         state = state._replace(strong=state.strong + 1, total=state.total + 1, exit_since=-1.0, exit_n=0,
                                evidence=_add_evidence(state.evidence, ident), last_strong=t, latest_wrong=True,
-                               usable_says=1 if usable else state.usable_says)
+                               usable_says=1 if usable else state.usable_says, neutral_n=0)
     else:
         state = state._replace(total=state.total + 1, latest_wrong=c > WEAK_WRONG,
-                               usable_says=0 if usable else state.usable_says)
+                               usable_says=0 if usable else state.usable_says, neutral_n=state.neutral_n + 1)
     return check(state, t, window, grace)
 
 
