@@ -193,3 +193,16 @@ def test_indexing_twice_changes_nothing_and_backfill_catches_up(sessions: sessio
         result = ask(session, radius=200.0)
     assert codes(result.within) == ["BACKFILL"]
     assert result.within[0].near_fixes == 21  # 0..200 m east touch the circle (200 - 9 <= 200)
+
+
+def test_a_fix_too_coarse_for_any_cell_level_is_still_considered(sessions: sessionmaker[Session]) -> None:
+    with sessions.begin() as session:
+        unit = organisation(session)
+        w = wearer(session, unit, "VAGUE", FITTED)
+        far = wearer(session, unit, "FAR", FITTED)
+        store_and_index(session, [fix(w, START + timedelta(minutes=1), *east_of_scene(4000.0), 5000.0),
+                                  fix(far, START + timedelta(minutes=1), *east_of_scene(9000.0), 5000.0)])
+        assert session.execute(select(PositionCell.cell).order_by(PositionCell.report_id)).scalars().all() == [0, 0]
+        result = ask(session)
+    assert codes(result.possibly_within) == ["VAGUE"]
+    assert [p.person_code for p in result.elsewhere] == ["FAR"]
