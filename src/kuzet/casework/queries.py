@@ -20,7 +20,7 @@ from kuzet.access.policy import AccessDenied, NotVisible, check_person_access, p
 from kuzet.audit.reads import record_read
 from kuzet.auth.principal import Principal
 from kuzet.domain.enums import Role
-from kuzet.store.models import CourtOrder, Person
+from kuzet.store.models import CourtOrder, Person, Unit
 
 from .models import (
     Appointment,
@@ -396,3 +396,15 @@ def partners_overview(session: Session, principal: Principal) -> Sequence[tuple[
             select(JobQuota).where(JobQuota.partner_id == partner.id).order_by(JobQuota.year)).scalars()]
         out.append((partner, quotas))
     return out
+
+
+def units_for_registration(session: Session, principal: Principal) -> list[Unit]:
+    """The units in which the caller may register a person."""
+    if principal.role not in CASE_WRITERS:
+        raise AccessDenied(f"role {principal.role.value} may not register people")
+    stmt = select(Unit).order_by(Unit.code)
+    if principal.role is Role.OFFICER or (principal.role is Role.SUPERVISOR and principal.unit_id is not None):
+        stmt = stmt.where(Unit.id == principal.unit_id)
+    elif principal.role is Role.SUPERVISOR:
+        stmt = stmt.where(Unit.region_id == principal.region_id)
+    return list(session.execute(stmt).scalars())

@@ -35,6 +35,7 @@ ROUTER_MODULES: tuple[str, ...] = (
     "kuzet.privacy.api",
     "kuzet.reports.api",
     "kuzet.casework.api",
+    "kuzet.casework.ui",
 )
 
 PUBLIC_MARK = "x-kuzet-public"
