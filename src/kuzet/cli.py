@@ -100,6 +100,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "kuzet.privacy.cli",
     "kuzet.engine.cli",
     "kuzet.alerts.cli",
+    "kuzet.gateway.cli",
 )
 
 for _name in COMMAND_MODULES:
