@@ -16,15 +16,17 @@ from playwright.sync_api import Page, expect, sync_playwright
 from sqlalchemy.orm import Session, sessionmaker
 
 from kuzet.devices.lifecycle import register_device
+from kuzet.domain.enums import Closure, Source
+from kuzet.domain.reports import DeviceReport
+from kuzet.gateway.sink import store_device_reports
 from kuzet.settings import Settings
 from kuzet.store.db import make_engine, session_factory, transaction
 from kuzet.store.migrate import upgrade
 from kuzet.store.models import Person
-from kuzet.store.reports import store_reports
 from kuzet.web.app import create_app
 from tests.web.world import PASSWORD, World, build_world
 
-from .factories import OFFICER, report
+from .factories import OFFICER
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 NEW_HOME = (76.9050, 43.2210)  # lon, lat
@@ -36,12 +38,14 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _send(factory: sessionmaker[Session], serial: str, seq: int, lon: float, lat: float, person_id: int | None,
-          at: datetime) -> None:
-    """A report as the device sends it, stored the way the monitor stores it (attributed to the wearer)."""
+def _send(factory: sessionmaker[Session], serial: str, seq: int, lon: float, lat: float, at: datetime) -> None:
+    """A report from the device, stored as the gateway's :class:`StoreSink` stores it (attributed to the current
+    wearer, if any). The sink's coroutine cannot run beside Playwright's event loop, so its write is called."""
+    report = DeviceReport(device=serial, time=at, received=at + timedelta(seconds=2), seq=seq, lat=lat, lon=lon,
+                          accuracy_m=9.0, source=Source.GPS, satellites=9, battery_pct=96.0, charging=False,
+                          strap=Closure.CLOSED, case=Closure.CLOSED)
     with transaction(factory) as s:
-        store_reports(s, [report(serial, at, lat=lat, lon=lon, accuracy_m=9.0, battery_pct=96.0, seq=seq,
-                                 received=at + timedelta(seconds=2), person_id=person_id)])
+        store_device_reports(s, [report], protocol="kuzet")
 
 
 @pytest.fixture
@@ -107,7 +111,7 @@ def test_fit_a_device_to_a_person_and_see_its_first_report_on_the_map(
 
     # The officer closes the strap; the device sends its test report from the person's home.
     sent_at = datetime.now(UTC) - timedelta(minutes=1)
-    _send(factory, "BR-0001", 1, home_lon, home_lat, None, sent_at)
+    _send(factory, "BR-0001", 1, home_lon, home_lat, sent_at)
 
     page.get_by_test_id("fit-link").click()
     page.get_by_test_id("person").select_option(str(person_id))
@@ -137,8 +141,8 @@ def test_fit_a_device_to_a_person_and_see_its_first_report_on_the_map(
     expect(item).to_have_attribute("data-lon", str(home_lon))
     expect(page.locator("#map .leaflet-tooltip", has_text="N-NEW")).to_be_visible()
 
-    # A later report (attributed to the wearer as the monitor stores it) joins the map on the next visit.
-    _send(factory, "BR-0001", 2, home_lon + 0.0003, home_lat, person_id, datetime.now(UTC))
+    # A later report (the sink attributes it to the wearer now) joins the device's map on the next visit.
+    _send(factory, "BR-0001", 2, home_lon + 0.0003, home_lat, datetime.now(UTC))
     page.goto(f"{base}/ui/devices/BR-0001")
     expect(page.locator("#map .leaflet-marker-icon.report-marker")).to_have_count(2)
     expect(page.locator("#map .leaflet-marker-icon.first-report")).to_have_count(1)
