@@ -554,9 +554,18 @@ class Engine:
                               em.confidence, late, em.evidence, self._device_of(subject), _rule_name(atype))
             self.open[key] = ep
             return [AlertChange("raised", ep)]
-        if ep is None:
-            return []
         end = em.end if em.end is not None else tnow
+        if ep is None:
+            closed = self.last_closed.get(key)
+            if closed is None or closed.end is None or abs(_ts(closed.start) - em.start) > 1e-6 \
+                    or abs(_ts(closed.end) - end) < 1e-6:
+                return []
+            # late data moved the end of an episode already closed
+            ep = AlertEpisode(closed.subject, closed.type, closed.start, closed.raised_at, closed.severity,
+                              closed.target, _dt(max(end, em.start)), closed.confidence, closed.late,
+                              closed.evidence, closed.device, closed.rule)
+            self.last_closed[key] = ep
+            return [AlertChange("updated", ep)]
         ep = AlertEpisode(ep.subject, ep.type, ep.start, ep.raised_at, ep.severity, ep.target,
                           _dt(max(end, _ts(ep.start))), max(ep.confidence, em.confidence) if em.confidence
                           else ep.confidence, ep.late, ep.evidence, ep.device, ep.rule)

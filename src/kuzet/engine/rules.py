@@ -95,7 +95,6 @@ def step(state: RuleState, t: float, c: float, ident: int | None, window: Window
     ``RESET_RIGHT``) cancels the run; once raised, ``EXIT_FIXES`` such fixes in a row end it, and a strongly
     wrong fix in between starts the count again.
     """
-    emission: Emission | None = None
     strong_fix = c > STRONG_WRONG
     if not state.wrong:
         if c <= WEAK_WRONG:
