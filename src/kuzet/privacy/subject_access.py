@@ -2,7 +2,8 @@
 
 The export directory holds ``bundle/`` (the person's plan, device reports and alerts in the open format
 ``emx/1``, readable by :func:`kuzet.exchange.read_bundle`), ``records.json`` (the person's other records:
-identity, order versions, zones, device assignments, alert actions, court holds, fitting records, and the
+identity, order versions, zones, device assignments, alert actions, court holds, fitting records, the rows
+of every other area's tables that point at the person or their alerts, and the
 audit entries about them, i.e. who looked at their data and why), ``other-devices-reports.ndjson`` (reports
 of devices no longer fitted, which the bundle's plan does not name) and ``subject-access.pdf`` (the same, for
 reading, in Kazakh and Russian).
@@ -107,6 +108,7 @@ def subject_records(session: Session, person: Person) -> dict[str, Any]:
         "audit": [row_json(e, skip=frozenset({"prev_hash"})) for e in session.execute(
             select(AuditEntry).where(AuditEntry.subject_person_id == pid).order_by(AuditEntry.id)).scalars()],
     }
+    out["other_tables"] = other_tables(session, pid, alert_ids)
     try:
         from kuzet.devices.models import FittingRecord
 
@@ -114,6 +116,34 @@ def subject_records(session: Session, person: Person) -> dict[str, Any]:
             select(FittingRecord).where(FittingRecord.person_id == pid).order_by(FittingRecord.id)).scalars()]
     except ImportError:  # pragma: no cover - the device area is part of every installation
         out["fitting_records"] = []
+    return out
+
+
+#: Tables exported by their own section above (or in the bundle), not again in ``other_tables``.
+_COVERED = frozenset({"people", "court_orders", "zones", "protected_persons", "assignments", "alerts",
+                      "alert_actions", "device_reports", "audit_trail", "device_fitting_records"})
+
+
+def other_tables(session: Session, person_id: int, alert_ids: list[int]) -> dict[str, list[dict[str, Any]]]:
+    """Rows of every other area's tables that point at the person (or at one of their alerts)."""
+    from kuzet.store import registry
+
+    out: dict[str, list[dict[str, Any]]] = {}
+    for table in registry.metadata.sorted_tables:
+        if table.name in _COVERED or table.name.startswith("privacy_"):
+            continue
+        for fk in table.foreign_keys:
+            target = fk.column.table.name
+            if target == "people":
+                where = fk.parent == person_id
+            elif target == "alerts" and alert_ids:
+                where = fk.parent.in_(alert_ids)
+            else:
+                continue
+            rows = [{k: _value(v) for k, v in r.items()}
+                    for r in session.execute(table.select().where(where)).mappings()]
+            if rows:
+                out.setdefault(table.name, []).extend(rows)
     return out
 
 
