@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,14 +23,29 @@ with warnings.catch_warnings():
     from fastapi.testclient import TestClient
 
 
-@pytest.fixture(scope="module")
-def world_db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, sessionmaker[Session], World]]:
-    path: Path = tmp_path_factory.mktemp("web") / "kuzet.db"
+@pytest.fixture(scope="session")
+def world_template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, World]:
+    """Migrate and populate one SQLite file per run; each test module works on its own copy."""
+    path: Path = tmp_path_factory.mktemp("web-template") / "kuzet.db"
     url = f"sqlite:///{path}"
     upgrade(url)
     engine = make_engine(url)
+    world = build_world(session_factory(engine))
+    with engine.connect() as conn:
+        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    engine.dispose()
+    return path, world
+
+
+@pytest.fixture(scope="module")
+def world_db(tmp_path_factory: pytest.TempPathFactory, world_template: tuple[Path, World]
+             ) -> Iterator[tuple[str, sessionmaker[Session], World]]:
+    template, world = world_template
+    path: Path = tmp_path_factory.mktemp("web") / "kuzet.db"
+    shutil.copyfile(template, path)
+    url = f"sqlite:///{path}"
+    engine = make_engine(url)
     factory = session_factory(engine)
-    world = build_world(factory)
     yield url, factory, world
     engine.dispose()
 
