@@ -102,27 +102,9 @@ def step(serial: str, action: str = typer.Argument(..., help="remove, return_to_
          text: str = typer.Option("", help="reason, fault, circumstances or note"),
          unit: str = typer.Option(None, help="target unit for move / report_found")) -> None:
     """Take one lifecycle step (impossible steps are refused with the reason)."""
-    from . import lifecycle
-    from .states import LifecycleAction
+    from .lifecycle import take_step
 
-    try:
-        chosen = LifecycleAction(action)
-    except ValueError:
-        err.print(f"[red]unknown step {action!r}[/]")
-        raise typer.Exit(2) from None
-    steps: dict[LifecycleAction, Callable[[Any], Any]] = {
-        LifecycleAction.REMOVE: lambda s: lifecycle.remove_device(s, _actor(), serial, reason=text),
-        LifecycleAction.RETURN_TO_STOCK: lambda s: lifecycle.return_to_stock(s, _actor(), serial, note=text),
-        LifecycleAction.SEND_TO_REPAIR: lambda s: lifecycle.send_to_repair(s, _actor(), serial, fault=text),
-        LifecycleAction.REPORT_LOST: lambda s: lifecycle.report_lost(s, _actor(), serial, circumstances=text),
-        LifecycleAction.REPORT_FOUND: lambda s: lifecycle.report_found(s, _actor(), serial, note=text, unit=unit),
-        LifecycleAction.WRITE_OFF: lambda s: lifecycle.write_off(s, _actor(), serial, reason=text),
-        LifecycleAction.MOVE: lambda s: lifecycle.move_device(s, _actor(), serial, unit or "", note=text),
-    }
-    if chosen not in steps:
-        err.print(f"[red]{action} is not done from the command line[/]")
-        raise typer.Exit(2)
-    event = _run(steps[chosen])
+    event = _run(lambda s: take_step(s, _actor(), serial, action, text=text, unit=unit))
     console.print(f"{serial}: {event.from_status} -> {event.to_status}")
 
 

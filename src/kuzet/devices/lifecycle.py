@@ -408,3 +408,31 @@ def verify_fitting_signature(session: Session, fitting: FittingRecord) -> bool:
     device = session.get(Device, fitting.device_id)
     serial = device.serial if device else ""
     return fitting_signature(signed_content(fitting, serial)) == fitting.signature
+
+
+def take_step(session: Session, actor: Actor, serial: str, action: LifecycleAction | str, *, text: str = "",
+              unit: int | str | None = None, at: datetime | None = None) -> DeviceLifecycleEvent:
+    """Any step but registration and fitting (which have their own forms), by name: ``text`` is the reason,
+    fault, circumstances or note the step asks for; ``unit`` the target of a move or where a lost device
+    was found. The single dispatch used by the UI's action buttons and ``kuzet devices step``."""
+    try:
+        step = LifecycleAction(action)
+    except ValueError:
+        raise TransitionRefused(f"unknown step {action!r}", field="action") from None
+    if step is LifecycleAction.REMOVE:
+        return remove_device(session, actor, serial, reason=text, at=at)
+    if step is LifecycleAction.REPORT_LOST:
+        return report_lost(session, actor, serial, circumstances=text, at=at)
+    if step is LifecycleAction.REPORT_FOUND:
+        return report_found(session, actor, serial, note=text, unit=unit or None, at=at)
+    if step is LifecycleAction.RETURN_TO_STOCK:
+        return return_to_stock(session, actor, serial, note=text, at=at)
+    if step is LifecycleAction.SEND_TO_REPAIR:
+        return send_to_repair(session, actor, serial, fault=text, at=at)
+    if step is LifecycleAction.WRITE_OFF:
+        return write_off(session, actor, serial, reason=text, at=at)
+    if step is LifecycleAction.MOVE:
+        if unit is None or unit == "":
+            raise TransitionRefused(f"say which unit device {serial} moves to", field="unit")
+        return move_device(session, actor, serial, unit, note=text, at=at)
+    raise TransitionRefused(f"{step.value} has its own form (it needs more than a reason)", field="action")

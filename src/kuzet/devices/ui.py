@@ -93,22 +93,18 @@ def device_view(request: Request, serial: str, principal: Principal = Depends(fl
     """A device: state, actions, fittings, history, health and (for the wearer's officers) its first reports."""
     page = device_page(session, principal, serial)
     positions: list[dict[str, Any]] = []
-    wearer_code = None
     if page.wearer_id is not None and can_read_locations(principal):
         try:
-            person, found = first_reports(session, principal, serial)
-            wearer_code = person.code
-            positions = [p.to_json() for p in found]
-        except (NotVisible, AccessDenied):
+            positions = [p.to_json() for p in first_reports(session, principal, serial)[1]]
+        except (NotVisible, AccessDenied):  # the wearer is on another caseload: no positions, the rest is shown
             positions = []
     now = datetime.now(UTC)
     return render(request, "devices/device.html", {
         "page": page, "health": health.device_health(session, serial, now=now, window=timedelta(days=7)),
         "trend": health.health_trend(session, serial, limit=14),
-        "positions": positions, "wearer_code": wearer_code, "units": visible_units(session, principal),
-        "error": request.query_params.get("error"), "message": request.query_params.get("message"),
+        "positions": positions, "units": visible_units(session, principal),
+        "error": request.query_params.get("error"),
     })
-
 
 
 @router.post("/ui/devices/{serial}/action", response_class=HTMLResponse)
@@ -118,27 +114,12 @@ def device_action(request: Request, serial: str, action: str = Form(...), text: 
     """One lifecycle step from the device page (the role rule per step is :data:`ACTION_ROLES`)."""
     try:
         step = LifecycleAction(action)
-        if step is LifecycleAction.FIT or step is LifecycleAction.REGISTER:
-            raise FleetError(f"{step.value} has its own form", field="action")
-        if principal.role not in ACTION_ROLES[step]:
+        if principal.role not in ACTION_ROLES.get(step, ()):
             raise AccessDenied(f"role {principal.role.value} may not {step.value.replace('_', ' ')} a device")
         visible_device(session, principal, serial)
-        actor = principal.actor
-        if step is LifecycleAction.REMOVE:
-            lifecycle.remove_device(session, actor, serial, reason=text)
-        elif step is LifecycleAction.REPORT_LOST:
-            lifecycle.report_lost(session, actor, serial, circumstances=text)
-        elif step is LifecycleAction.REPORT_FOUND:
-            lifecycle.report_found(session, actor, serial, note=text)
-        elif step is LifecycleAction.RETURN_TO_STOCK:
-            lifecycle.return_to_stock(session, actor, serial, note=text)
-        elif step is LifecycleAction.SEND_TO_REPAIR:
-            lifecycle.send_to_repair(session, actor, serial, fault=text)
-        elif step is LifecycleAction.WRITE_OFF:
-            lifecycle.write_off(session, actor, serial, reason=text)
-        elif step is LifecycleAction.MOVE:
+        if step is LifecycleAction.MOVE:
             require_visible_unit(session, principal, unit)
-            lifecycle.move_device(session, actor, serial, unit, note=text)
+        lifecycle.take_step(session, principal.actor, serial, step, text=text, unit=unit or None)
     except ValueError as exc:  # FleetError and an unknown action alike
         session.rollback()
         return RedirectResponse(f"/ui/devices/{_q(serial)}?error={_q(str(exc))}", status_code=303)
