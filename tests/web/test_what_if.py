@@ -44,7 +44,7 @@ def test_an_exclusion_zone_over_where_the_person_went_would_have_raised_an_alert
     with factory() as s:
         officer = principal_for(find_user(s, "officer_n1"))  # type: ignore[arg-type]
         result = what_if(s, officer, people["N-A"], _zone(76.9502, 43.2600), now=NOW)
-        assert result.fixes == 30
+        assert result.fixes == 30 and result.engine == "kuzet"
         assert len(result.edited) > len(result.current)
         assert any(e.type == "exclusion_entry" for e in result.edited)
         elsewhere = what_if(s, officer, people["N-A"], _zone(ALMATY[0] - 0.2, ALMATY[1]), now=NOW)

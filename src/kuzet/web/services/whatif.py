@@ -1,29 +1,24 @@
 """"What if": replay the last weeks of a person's trail against edited zone rules before they are saved.
 
-The replay uses the monitoring engine (``kuzet.engine.replay``) on a bundle built by
-:func:`kuzet.exchange.store_io.export_bundle`, once with the rules in force and once with the edited ones,
-so an officer sees how many alerts the change would have raised. When the engine package is not installed
-the check falls back to a plain point-in-zone count over the fixes (no grace, no hysteresis), marked as
-such. It never stores anything but the audit entry for reading the trail.
+The replay is the monitoring engine's own (:func:`kuzet.engine.replay`) on a bundle built by
+:func:`kuzet.exchange.store_io.export_bundle`, once with the rules in force and once with the edited ones, so
+an officer sees how many alerts the change would have raised. It never stores anything but the audit entry
+for reading the trail.
 """
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
-from shapely.geometry import Point
 from sqlalchemy.orm import Session
 
 from kuzet.access import AccessDenied, can_change_plans, require_location_access
 from kuzet.audit.reads import record_read
 from kuzet.auth.principal import Principal
 from kuzet.domain.alerts import AlertEpisode
-from kuzet.domain.enums import ZoneKind
-from kuzet.domain.geometry import LocalProjection
 from kuzet.domain.plan import MonitoringPlan, Zone
+from kuzet.engine import replay
 from kuzet.exchange.bundle import Bundle
 from kuzet.exchange.store_io import export_bundle
 
@@ -43,7 +38,7 @@ class EpisodeView:
 
 @dataclass(frozen=True, slots=True)
 class WhatIfResult:
-    engine: str  # "kuzet" or "simple"
+    engine: str
     since: datetime
     until: datetime
     fixes: int
@@ -53,14 +48,6 @@ class WhatIfResult:
     @property
     def added(self) -> int:
         return max(0, len(self.edited) - len(self.current))
-
-
-def _replay_fn() -> Any | None:
-    try:
-        module = importlib.import_module("kuzet.engine")
-    except ImportError:
-        return None
-    return getattr(module, "replay", None)
 
 
 def _views(episodes: list[AlertEpisode]) -> list[EpisodeView]:
@@ -75,39 +62,6 @@ def _with_zone(plan: MonitoringPlan, subject_id: str, zone: Zone, replaced_code:
             s = replace(s, zones=(*kept, zone))
         subjects.append(s)
     return replace(plan, subjects=tuple(subjects))
-
-
-def _simple(bundle: Bundle, zone_code: str) -> list[EpisodeView]:
-    """Consecutive fixes breaking the zone's rule, at least its grace long, as rough episodes."""
-    zones = [z for s in bundle.plan.subjects for z in s.zones if z.id == zone_code]
-    if not zones:
-        return []
-    zone = zones[0]
-    proj = LocalProjection.about(zone.shape.anchor)
-    geom = zone.shape.to_local(proj)
-    out: list[EpisodeView] = []
-    start: datetime | None = None
-    last: datetime | None = None
-    fixes = sorted((r for _, r in bundle.reports if r.lat is not None and r.lon is not None), key=lambda r: r.time)
-    for r in fixes:
-        assert r.lat is not None and r.lon is not None
-        active = zone.schedule is None or zone.schedule.is_active(r.time)
-        inside = geom.contains(Point(*proj.forward(r.lon, r.lat)))
-        breaking = active and (inside if zone.kind is ZoneKind.EXCLUSION else not inside)
-        if breaking:
-            start = start or r.time
-            last = r.time
-        elif start is not None and last is not None:
-            if last - start >= zone.grace:
-                out.append(EpisodeView(_kind(zone), zone.id, start, r.time, "high"))
-            start = last = None
-    if start is not None and last is not None and last - start >= zone.grace:
-        out.append(EpisodeView(_kind(zone), zone.id, start, None, "high"))
-    return out
-
-
-def _kind(zone: Zone) -> str:
-    return "exclusion_entry" if zone.kind is ZoneKind.EXCLUSION else "curfew_absence"
 
 
 def what_if(session: Session, principal: Principal, person_id: int, edited: ZoneInput, *,
@@ -126,14 +80,6 @@ def what_if(session: Session, principal: Principal, person_id: int, edited: Zone
     edited_bundle = Bundle(_with_zone(full.plan, person.code, zone, replaces_code), reports, [])
     record_read(session, principal.actor, "trail", person.id, person_id=person.id, purpose="what-if check",
                 detail={"start": since.isoformat(), "end": until.isoformat(), "fixes": len(reports)})
-    replay = _replay_fn()
-    if replay is not None:
-        current = _views(list(replay(current_bundle, engine="kuzet")))
-        after = _views(list(replay(edited_bundle, engine="kuzet")))
-        engine = "kuzet"
-    else:
-        current = _simple(current_bundle, replaces_code or zone.id) if (replaces_code or any(
-            z.id == zone.id for s in full.plan.subjects for z in s.zones)) else []
-        after = _simple(edited_bundle, zone.id)
-        engine = "simple"
-    return WhatIfResult(engine, since, until, len(reports), current, after)
+    current = _views(replay(current_bundle, engine="kuzet"))
+    after = _views(replay(edited_bundle, engine="kuzet"))
+    return WhatIfResult("kuzet", since, until, len(reports), current, after)
