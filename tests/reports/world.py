@@ -36,6 +36,7 @@ class ReportWorld:
     units: dict[str, int] = field(default_factory=dict)
     people: dict[str, int] = field(default_factory=dict)
     tokens: dict[str, str] = field(default_factory=dict)
+    alerts: list[int] = field(default_factory=list)
 
     def auth(self, user: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.tokens[user]}"}
@@ -71,11 +72,14 @@ def build(factory: sessionmaker[Session]) -> ReportWorld:
                  "officer_u1": (Role.OFFICER, "R1", "U1"), "officer_u2": (Role.OFFICER, "R1", "U2"),
                  "officer_v1": (Role.OFFICER, "R2", "V1"), "analyst": (Role.ANALYST, None, None),
                  "admin": (Role.ADMINISTRATOR, None, None), "partner": (Role.PARTNER, None, None)}
+        officers: dict[str, int] = {}
         for name, (role, region, unit) in users.items():
             user = create_user(s, name, PASSWORD, role, region_id=w.regions.get(region or ""),
                                unit_id=w.units.get(unit or ""), partner_id=1 if role is Role.PARTNER else None,
                                locale="en")
             w.tokens[name] = issue_api_token(s, user, name="tests")
+            if role is Role.OFFICER:
+                officers[unit or ""] = user.id
         dtype = DeviceType(code="rpt_bracelet", name_ru="б", name_kk="б", name_en="b", procedure={})
         s.add(dtype)
         s.flush()
@@ -85,7 +89,7 @@ def build(factory: sessionmaker[Session]) -> ReportWorld:
         s.flush()
         for code, (region, unit, category, fitted, removed) in PEOPLE.items():
             person = Person(code=code, category=category, region_id=w.regions[region], unit_id=w.units[unit],
-                            created_at=END - timedelta(days=60), extra={})
+                            officer_id=officers[unit], created_at=END - timedelta(days=60), extra={})
             s.add(person)
             s.flush()
             w.people[code] = person.id
@@ -121,6 +125,8 @@ def build(factory: sessionmaker[Session]) -> ReportWorld:
                               severity=severity,
                               acknowledged_at=None if ack is None else raised + timedelta(minutes=ack),
                               outcome=outcome, status="closed" if outcome else "new"))
+            s.flush()
+            w.alerts.append(s.query(AlertRecord.id).order_by(AlertRecord.id.desc()).limit(1).scalar())
         # An alert before the period: never counted.
         s.add(AlertRecord(person_id=w.people["R1-a"], subject_code="R1-a", region_id=w.regions["R1"],
                           type="strap_tamper", target_key="old", start=START - timedelta(days=2),
