@@ -34,7 +34,8 @@ def plan(*, zones: list[dict[str, Any]] | None = None, pps: list[dict[str, Any]]
     })
 
 
-def home_zone(schedule: list[dict[str, Any]] | None = None, radius_m: float = 60, grace_s: float = 300) -> dict[str, Any]:
+def home_zone(schedule: list[dict[str, Any]] | None = None, radius_m: float = 60,
+              grace_s: float = 300) -> dict[str, Any]:
     return {"id": "home", "kind": "inclusion", "shape": {"type": "Circle", "coordinates": list(HOME),
                                                           "radius_m": radius_m},
             "schedule": schedule, "grace_s": grace_s}

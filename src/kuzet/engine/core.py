@@ -401,21 +401,21 @@ class Engine:
         dist = distance_m(lon, lat, best[0], best[1])
         return (rule.distance_m - dist) / math.hypot(scale, best[2])
 
-    def _on_protected(self, report: DeviceReport, tnow: float) -> None:
+    def _on_protected(self, report: DeviceReport, tnow: float) -> list[AlertChange]:
         seen = self.pp_seen.setdefault(report.device, {})
         t = report.time.timestamp()
         key: Any = report.seq if report.seq is not None else ("t", t)
         if key in seen:
-            return
+            return []
         seen[key] = t
         if len(seen) > 4096:
             horizon = t - self.lateness
             for k in [k for k, v in seen.items() if v < horizon]:
                 del seen[k]
         if report.lat is None or report.lon is None or report.source is Source.NONE:
-            return
+            return []
         if report.accuracy_m is not None and report.accuracy_m > USABLE_ACCURACY_M:
-            return
+            return []
         times, fixes = self.pp_tracks.setdefault(report.device, ([], []))
         i = bisect.bisect_right(times, t)
         times.insert(i, t)
@@ -424,6 +424,7 @@ class Engine:
             k = bisect.bisect_left(times, times[-1] - self.lateness)
             del times[:k]
             del fixes[:k]
+        return self._reevaluate_proximity(report.device, t, tnow)
 
     def _process(self, report: DeviceReport, tnow: float, ref: int | None,
                  distances: tuple[float, ...] | None) -> list[AlertChange]:
@@ -432,7 +433,7 @@ class Engine:
             spec = self.owner.get(report.device)
             if spec is None:
                 if report.device in self.pp_devices:
-                    self._on_protected(report, tnow)
+                    return self._on_protected(report, tnow)
                 return []
             rt = self.devices[report.device] = DeviceRuntime(report.device, spec)
         spec = rt.subject
@@ -481,23 +482,25 @@ class Engine:
 
     def _rewind(self, rt: DeviceRuntime, fix: Fix, tnow: float) -> list[AlertChange]:
         """Insert a fix in the device's past and re-run everything after it; what it finds is late."""
-        spec = rt.subject
         i = bisect.bisect_right(rt.hist_t, fix.t)
         if i == 0 and (rt.hist_t and fix.t < rt.newest_t - self.lateness):
             self.dropped_too_late += 1
             return []
-        state = rt.hist_state[i - 1] if i > 0 else rt.base
-        fixes = [fix, *rt.hist_fix[i:]]
-        states: list[DevState] = []
-        changes: list[AlertChange] = []
-        for f in fixes:
-            state, items = advance(spec, state, f)
-            states.append(state)
-            for atype, target, em in items:
-                changes += self._publish(spec.id, atype, target, em, tnow, True)
         rt.hist_t.insert(i, fix.t)
-        rt.hist_fix[i:] = fixes
-        rt.hist_state[i:] = states
+        rt.hist_fix.insert(i, fix)
+        rt.hist_state.insert(i, rt.hist_state[i - 1] if i > 0 else rt.base)
+        return self._rerun(rt, i, tnow, True, fix.t)
+
+    def _rerun(self, rt: DeviceRuntime, i: int, tnow: float, late: bool, at: float) -> list[AlertChange]:
+        """Re-run the device's history from index ``i`` (its fixes are already in place)."""
+        spec = rt.subject
+        state = rt.hist_state[i - 1] if i > 0 else rt.base
+        changes: list[AlertChange] = []
+        for k in range(i, len(rt.hist_fix)):
+            state, items = advance(spec, state, rt.hist_fix[k])
+            rt.hist_state[k] = state
+            for atype, target, em in items:
+                changes += self._publish(spec.id, atype, target, em, tnow, late)
         # the clock may have raised what the re-run has not reached yet: keep the published episode
         new_rules = list(state.rules)
         for j, rule in enumerate(spec.rules):
@@ -511,9 +514,36 @@ class Engine:
                 new_rules[j] = rs._replace(raised=True, ep_start=_ts(ep.start), ep_limit=limit)
             else:
                 changes += self._publish(spec.id, rule.type, rule.target,
-                                         Emission("close", _ts(ep.start), max(_ts(ep.start), fix.t), 0.5, ()),
-                                         tnow, True)
+                                         Emission("close", _ts(ep.start), max(_ts(ep.start), at), 0.5, ()),
+                                         tnow, late)
         rt.state = state._replace(rules=tuple(new_rules))
+        return changes
+
+    def _reevaluate_proximity(self, pp_device: str, t: float, tnow: float) -> list[AlertChange]:
+        """A protected person's fix arrived: re-decide the subjects' fixes it pairs with, in event time."""
+        changes: list[AlertChange] = []
+        for rt in self.devices.values():
+            slots = [j for j, r in enumerate(rt.subject.rules) if r.protected_device == pp_device]
+            if not slots or not rt.hist_t:
+                continue
+            lo = bisect.bisect_left(rt.hist_t, t - PROXIMITY_PAIRING_S)
+            hi = bisect.bisect_right(rt.hist_t, t + PROXIMITY_PAIRING_S)
+            first: int | None = None
+            for k in range(lo, hi):
+                f = rt.hist_fix[k]
+                if not f.has_pos:
+                    continue
+                cs = list(f.cs)
+                for j in slots:
+                    cs[j] = self._proximity_c(rt.subject.rules[j], f.t, f.lon, f.lat, f.scale)
+                new = tuple(cs)
+                if new != f.cs and not (all(x != x for x in new) and all(x != x for x in f.cs)):
+                    rt.hist_fix[k] = f._replace(cs=new)
+                    if first is None:
+                        first = k
+            if first is not None:
+                changes += self._rerun(rt, first, tnow, tnow - t > LATE_AFTER_S, t)
+                self._reschedule(rt)
         return changes
 
     def _prune(self, rt: DeviceRuntime) -> None:
@@ -557,12 +587,12 @@ class Engine:
         end = em.end if em.end is not None else tnow
         if ep is None:
             closed = self.last_closed.get(key)
-            if closed is None or closed.end is None or abs(_ts(closed.start) - em.start) > 1e-6 \
+            if closed is None or closed.end is None or em.start > _ts(closed.end) or end <= _ts(closed.start) \
                     or abs(_ts(closed.end) - end) < 1e-6:
                 return []
             # late data moved the end of an episode already closed
             ep = AlertEpisode(closed.subject, closed.type, closed.start, closed.raised_at, closed.severity,
-                              closed.target, _dt(max(end, em.start)), closed.confidence, closed.late,
+                              closed.target, _dt(max(end, _ts(closed.start))), closed.confidence, closed.late,
                               closed.evidence, closed.device, closed.rule)
             self.last_closed[key] = ep
             return [AlertChange("updated", ep)]
