@@ -101,6 +101,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "kuzet.engine.cli",
     "kuzet.alerts.cli",
     "kuzet.gateway.cli",
+    "kuzet.reports.cli",
 )
 
 for _name in COMMAND_MODULES:
