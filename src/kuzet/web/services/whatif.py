@@ -1,9 +1,10 @@
 """"What if": replay the last weeks of a person's trail against edited zone rules before they are saved.
 
-The replay is the monitoring engine's own (:func:`kuzet.engine.replay`) on a bundle built by
-:func:`kuzet.exchange.store_io.export_bundle`, once with the rules in force and once with the edited ones, so
-an officer sees how many alerts the change would have raised. It never stores anything but the audit entry
-for reading the trail.
+The replay is the monitoring engine's own (:func:`kuzet.engine.replay`) on a bundle of the person's plan
+(:func:`kuzet.exchange.store_io.plan_for_people`) and their reports of the period in arrival order, as
+:func:`~kuzet.exchange.store_io.export_bundle` builds it but without loading their whole history. It runs
+once with the rules in force and once with the edited ones, so an officer sees how many alerts the change
+would have raised. It never stores anything but the audit entry for reading the trail.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from kuzet.access import AccessDenied, can_change_plans, require_location_access
@@ -20,7 +22,8 @@ from kuzet.domain.alerts import AlertEpisode
 from kuzet.domain.plan import MonitoringPlan, Zone
 from kuzet.engine import replay
 from kuzet.exchange.bundle import Bundle
-from kuzet.exchange.store_io import export_bundle
+from kuzet.exchange.store_io import plan_for_people, record_to_report
+from kuzet.store.models import DeviceReportRecord
 
 from .people import ZoneInput, validate_zone
 
@@ -74,10 +77,18 @@ def what_if(session: Session, principal: Principal, person_id: int, edited: Zone
     zone = validate_zone(edited, person.timezone)
     until = (now or datetime.now(UTC)).astimezone(UTC)
     since = until - timedelta(weeks=max(1, min(weeks, 8)))
-    full = export_bundle(session, person_codes=[person.code])
-    reports = [(n, r) for n, r in full.reports if since <= r.time < until]
-    current_bundle = Bundle(full.plan, reports, [])
-    edited_bundle = Bundle(_with_zone(full.plan, person.code, zone, replaces_code), reports, [])
+    plan = plan_for_people(session, [person])
+    serials = [d.id for s in plan.subjects for d in s.devices] + [
+        p.device for s in plan.subjects for p in s.protected_persons]
+    rows = session.execute(
+        select(DeviceReportRecord)
+        .where(DeviceReportRecord.device.in_(serials), DeviceReportRecord.time >= since,
+               DeviceReportRecord.time < until)
+        .order_by(DeviceReportRecord.received, DeviceReportRecord.id)
+    ).scalars()
+    reports = [(row.line or i, record_to_report(row)) for i, row in enumerate(rows, start=1)]
+    current_bundle = Bundle(plan, reports, [])
+    edited_bundle = Bundle(_with_zone(plan, person.code, zone, replaces_code), reports, [])
     record_read(session, principal.actor, "trail", person.id, person_id=person.id, purpose="what-if check",
                 detail={"start": since.isoformat(), "end": until.isoformat(), "fixes": len(reports)})
     current = _views(replay(current_bundle, engine="kuzet"))
