@@ -3,6 +3,7 @@ NGO, records a check-in and issues a written warning; the NGO's user sees the go
 
 from __future__ import annotations
 
+import shutil
 import socket
 import threading
 import time
@@ -20,9 +21,8 @@ from kuzet.casework.programme import create_partner
 from kuzet.domain.enums import Role
 from kuzet.settings import Settings
 from kuzet.store.db import make_engine, session_factory, transaction
-from kuzet.store.migrate import upgrade
 from kuzet.web.app import create_app
-from tests.web.world import PASSWORD, World, build_world
+from tests.web.world import PASSWORD, World
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 NGO = "«Жол» қоғамдық бірлестігі"
@@ -36,12 +36,12 @@ def _free_port() -> int:
 
 
 @pytest.fixture
-def served(tmp_path: Path) -> Iterator[tuple[str, sessionmaker[Session], World]]:
+def served(tmp_path: Path, world_template: tuple[Path, World]) -> Iterator[tuple[str, sessionmaker[Session], World]]:
+    template, world = world_template  # the web tests' two-region world, migrated once per run
+    shutil.copyfile(template, tmp_path / "kuzet.db")
     url = f"sqlite:///{tmp_path / 'kuzet.db'}"
-    upgrade(url)
     engine = make_engine(url)
     factory = session_factory(engine)
-    world = build_world(factory, fixes_per_person=1)
     with transaction(factory) as s:
         ngo = create_partner(s, SYSTEM, "ngo", NGO, region_id=world.regions["N"],
                              services=("employment", "documents"))

@@ -25,8 +25,8 @@ from .factories import at, office, register
 
 
 def test_registering_a_person_writes_the_first_order_version_and_the_deadlines(
-        sessions: sessionmaker[Session]) -> None:
-    with sessions() as s, s.begin():
+        sqlite_sessions: sessionmaker[Session]) -> None:
+    with sqlite_sessions() as s, s.begin():
         where = office(s)
         person, reg = register(s, where, "S-0001", released_on=date(2026, 12, 29))
         orders = s.execute(select(CourtOrder).where(CourtOrder.person_id == person.id)).scalars().all()
