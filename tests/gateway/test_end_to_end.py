@@ -320,3 +320,19 @@ def test_queue_command_refuses_unknown_devices_and_kinds(fleet: Fleet) -> None:
         command = queue_command(s, WATCH, "message", {"text": "call your officer"})
         assert command.status == "queued" and command.protocol == "watch"
     assert watch.LOCATE_COMMAND == "CR"
+
+
+@pytest.mark.parametrize("speaker_name", ["teltonika", "gt06", "kuzet"])
+async def test_a_simulated_fleet_gets_every_record_acknowledged_and_stored_once(
+        gateway: Gateway, fleet: Fleet, speaker_name: str) -> None:
+    from kuzet.gateway.speakers import Gt06Speaker, KuzetSpeaker, TeltonikaSpeaker
+    from kuzet.pipeline.fleet import drive
+
+    serial = {"teltonika": TELTONIKA, "gt06": GT06, "kuzet": KUZET}[speaker_name]
+    speaker = {"teltonika": TeltonikaSpeaker(), "gt06": Gt06Speaker(),
+               "kuzet": KuzetSpeaker(lambda _: KUZET_SECRET)}[speaker_name]
+    port = gateway.ports["kuzet_tcp" if speaker_name == "kuzet" else speaker_name]
+    reports = [fix(serial, i) for i in range(40)]
+    result = await asyncio.wait_for(drive(reports, speaker, "127.0.0.1", port, records_per_frame=7), 30)
+    assert result.acknowledged_count == 40 and result.refused == 0
+    assert len(stored(fleet, serial)) == 40

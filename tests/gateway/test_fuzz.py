@@ -29,10 +29,7 @@ def decode_or_reject(codec: object, data: bytes) -> None:
     if size is not None:
         assert 0 < size <= len(data)
     try:
-        if codec is kuzet:
-            message = kuzet.decode_batch(data)
-        else:
-            message = codec.decode(data)  # type: ignore[attr-defined]
+        message = kuzet.decode_batch(data) if codec is kuzet else codec.decode(data)  # type: ignore[attr-defined]
     except FrameError as exc:
         assert exc.reason
         return
@@ -172,7 +169,8 @@ REGRESSIONS: list[tuple[str, bytes]] = [
     ("teltonika", bytes.fromhex("00000000000000030800000000c281")),
     ("teltonika", bytes.fromhex("000000000000000f0c0105ffffffff") + bytes(4)),
     ("gt06", bytes.fromhex("78780501000955940d0a")), ("gt06", b"\x79\x79\x00\x05\x01\x00\x00\x00\x00\r\n"),
-    ("gt06", gt06._frame(0x12, bytes(18), 1)), ("gt06", gt06._frame(0x16, bytes([99, 13, 40, 25, 61, 61]) + bytes(30), 1)),
+    ("gt06", gt06._frame(0x12, bytes(18), 1)),
+    ("gt06", gt06._frame(0x16, bytes([99, 13, 40, 25, 61, 61]) + bytes(30), 1)),
     ("gt06", gt06._frame(0x80, bytes([255]), 1)), ("h02", b"*HQ,1,V1,,,,,,,,,,#"), ("h02", b"*#"),
     ("h02", b"*HQ,1,V1,999999,A,9999.9999,N,99999.9999,E,1e400,nan,999999,FFFFFFFF#"),
     ("h02", b"$" + bytes(44)), ("watch", b"[3G*1*0000*]"), ("watch", b"[3G*1*ffff*UD,,,,,,,,,,,,,,,,]"),

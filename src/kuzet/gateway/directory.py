@@ -6,9 +6,12 @@ Shared by the servers, the API (``queue_command`` from the alert workflow) and t
 from __future__ import annotations
 
 import asyncio
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -19,6 +22,8 @@ from kuzet.store.db import transaction
 from kuzet.store.models import Device, UnknownDevice
 
 from .models import DeviceCommand
+
+T = TypeVar("T")
 
 COMMAND_KINDS = frozenset({"locate", "message", "text"})
 RETIRED_STATUSES = frozenset({"written_off", "lost", "retired"})
@@ -113,24 +118,60 @@ class PendingCommand:
 
 
 class Directory:
-    """Async access for the servers (each call is one short transaction in a worker thread)."""
+    """Async access for the servers: each call is one short transaction in the directory's worker threads.
 
-    def __init__(self, sessions: sessionmaker[Session]) -> None:
+    Known devices are cached for ``cache_s`` seconds (a device removed from the fleet is refused at its next
+    connection after that); which devices have commands waiting is one query for all devices, repeated at most
+    every ``poll_s`` seconds, so a thousand connections do not mean a thousand queries.
+    """
+
+    def __init__(self, sessions: sessionmaker[Session], *, cache_s: float = 60.0, threads: int = 4) -> None:
         self.sessions = sessions
+        self.cache_s = cache_s
+        self._known: dict[str, tuple[KnownDevice, float]] = {}
+        self._waiting: set[str] = set()
+        self._waiting_at = float("-inf")
+        self._waiting_lock: asyncio.Lock | None = None
+        self._threads = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="gateway-directory")
+
+    async def _call(self, fn: Callable[..., T], *args: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._threads, fn, *args)
 
     def _find(self, serial: str) -> KnownDevice | None:
         with self.sessions() as session:
             return find_device(session, serial)
 
     async def find(self, serial: str) -> KnownDevice | None:
-        return await asyncio.to_thread(self._find, serial)
+        now = time.monotonic()
+        cached = self._known.get(serial)
+        if cached is not None and now - cached[1] < self.cache_s:
+            return cached[0]
+        device = await self._call(self._find, serial)
+        if device is not None:
+            self._known[serial] = (device, now)
+        return device
 
     def _unknown(self, serial: str, protocol: str, remote: str) -> None:
         with transaction(self.sessions) as session:
             note_unknown_device(session, serial, protocol, remote)
 
     async def refuse_unknown(self, serial: str, protocol: str, remote: str) -> None:
-        await asyncio.to_thread(self._unknown, serial, protocol, remote)
+        await self._call(self._unknown, serial, protocol, remote)
+
+    def _waiting_serials(self) -> set[str]:
+        with self.sessions() as session:
+            return set(session.execute(select(DeviceCommand.device_serial).where(
+                DeviceCommand.status.in_(("queued", "sent"))).distinct()).scalars())
+
+    async def has_commands(self, serial: str, max_age_s: float) -> bool:
+        """Whether ``serial`` has unacknowledged commands, as of at most ``max_age_s`` ago."""
+        if self._waiting_lock is None:
+            self._waiting_lock = asyncio.Lock()
+        async with self._waiting_lock:
+            if time.monotonic() - self._waiting_at >= max_age_s:
+                self._waiting = await self._call(self._waiting_serials)
+                self._waiting_at = time.monotonic()
+        return serial in self._waiting
 
     def _take(self, serial: str) -> list[PendingCommand]:
         with transaction(self.sessions) as session:
@@ -138,14 +179,17 @@ class Directory:
             mark_sent(session, [c.id for c in commands])
             return [PendingCommand(c.id, c.kind, dict(c.payload)) for c in commands]
 
-    async def take_commands(self, serial: str) -> list[PendingCommand]:
+    async def take_commands(self, serial: str, max_age_s: float = 0.0) -> list[PendingCommand]:
         """The device's unacknowledged commands, marked as sent (the caller sends them now)."""
-        return await asyncio.to_thread(self._take, serial)
+        if not await self.has_commands(serial, max_age_s):
+            return []
+        return await self._call(self._take, serial)
 
     def _ack(self, serial: str, command_id: int | None, status: str, detail: str) -> None:
         with transaction(self.sessions) as session:
             mark_acknowledged(session, serial, command_id, status=status, detail=detail)
+        self._waiting_at = float("-inf")
 
     async def acknowledge(self, serial: str, command_id: int | None = None, *, status: str = "acknowledged",
                           detail: str = "") -> None:
-        await asyncio.to_thread(self._ack, serial, command_id, status, detail)
+        await self._call(self._ack, serial, command_id, status, detail)

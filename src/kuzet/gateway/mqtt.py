@@ -1,7 +1,8 @@
 """The MQTT subscriber: Kuzet batches published by devices to ``kuzet/devices/<serial>/reports``.
 
 A message is the batch signature (64 hex digits), a newline and the batch body; the acknowledgement is published
-(QoS 1) to ``kuzet/devices/<serial>/ack`` (the report topic with its last level replaced by ``ack``) only after the sink has made the reports durable. The subscriber
+(QoS 1) to ``kuzet/devices/<serial>/ack`` (the report topic with its last level replaced by ``ack``) only after
+the sink has made the reports durable. The subscriber
 reconnects on its own when the broker goes away; it never stops the gateway.
 """
 

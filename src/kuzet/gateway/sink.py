@@ -9,11 +9,12 @@ implements the same interface.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Protocol
 
 from sqlalchemy import select
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from kuzet.domain.reports import DeviceReport
@@ -53,19 +54,76 @@ def store_device_reports(session: Session, reports: Sequence[DeviceReport], *, p
 
 
 class StoreSink:
-    """Writes reports into ``device_reports`` in a worker thread; durable once the transaction committed."""
+    """Writes reports into ``device_reports``; durable once the transaction has committed.
 
-    def __init__(self, sessions: sessionmaker[Session]) -> None:
+    Appends that arrive while a write is in progress are committed together in the next transaction (group
+    commit), by one writer in a worker thread: a thousand connected devices cost a few transactions a second,
+    not a thousand, and SQLite never sees competing writers. Each caller still returns only once its own
+    reports are committed, and gets :class:`SinkUnavailable` if that transaction failed.
+    """
+
+    def __init__(self, sessions: sessionmaker[Session], *, max_batch: int = 20_000) -> None:
         self.sessions = sessions
+        self.max_batch = max_batch
+        self._pending: list[tuple[list[DeviceReport], str, asyncio.Future[None]]] = []
+        self._wakeup: asyncio.Event | None = None
+        self._writer: asyncio.Task[None] | None = None
+        #: The writer's own thread: a burst of other blocking work never delays a commit.
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store-sink")
 
-    def _write(self, reports: Sequence[DeviceReport], protocol: str) -> int:
+    def _write(self, groups: Sequence[tuple[Sequence[DeviceReport], str]]) -> int:
         with transaction(self.sessions) as session:
-            return store_device_reports(session, reports, protocol=protocol)
+            return sum(store_device_reports(session, reports, protocol=protocol) for reports, protocol in groups)
 
     async def append(self, reports: Sequence[DeviceReport], *, protocol: str) -> None:
         if not reports:
             return
-        try:
-            await asyncio.to_thread(self._write, list(reports), protocol)
-        except (SQLAlchemyError, OSError) as exc:
-            raise SinkUnavailable(f"database write failed: {exc.__class__.__name__}: {exc}") from exc
+        loop = asyncio.get_running_loop()
+        if self._writer is None or self._writer.done() or self._writer.get_loop() is not loop:
+            self._wakeup = asyncio.Event()
+            self._pending = []
+            self._writer = loop.create_task(self._run(), name="store-sink-writer")
+        future: asyncio.Future[None] = loop.create_future()
+        self._pending.append((list(reports), protocol, future))
+        assert self._wakeup is not None
+        self._wakeup.set()
+        await future
+
+    async def _run(self) -> None:
+        assert self._wakeup is not None
+        wakeup = self._wakeup
+        while True:
+            await wakeup.wait()
+            wakeup.clear()
+            while self._pending:
+                batch: list[tuple[list[DeviceReport], str, asyncio.Future[None]]] = []
+                size = 0
+                while self._pending and (not batch or size + len(self._pending[0][0]) <= self.max_batch):
+                    item = self._pending.pop(0)
+                    batch.append(item)
+                    size += len(item[0])
+                groups = _merge([(reports, protocol) for reports, protocol, _ in batch])
+                try:
+                    await asyncio.get_running_loop().run_in_executor(self._thread, self._write, groups)
+                except Exception as exc:
+                    error = SinkUnavailable(f"database write failed: {exc.__class__.__name__}: {exc}")
+                    for _, _, future in batch:
+                        if not future.done():
+                            future.set_exception(error)
+                else:
+                    for _, _, future in batch:
+                        if not future.done():
+                            future.set_result(None)
+
+    async def close(self) -> None:
+        if self._writer is not None:
+            self._writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._writer
+
+
+def _merge(groups: Sequence[tuple[list[DeviceReport], str]]) -> list[tuple[list[DeviceReport], str]]:
+    by_protocol: dict[str, list[DeviceReport]] = {}
+    for reports, protocol in groups:
+        by_protocol.setdefault(protocol, []).extend(reports)
+    return list((reports, protocol) for protocol, reports in by_protocol.items())

@@ -104,7 +104,7 @@ class Session:
         if not force and now - self.last_command_check < self.ctx.limits.command_poll_s:
             return []
         self.last_command_check = now
-        commands = await self.ctx.directory.take_commands(self.device.serial)
+        commands = await self.ctx.directory.take_commands(self.device.serial, self.ctx.limits.command_poll_s)
         fresh = [c for c in commands if c.id not in self.sent_commands]
         self.sent_commands.update(c.id for c in fresh)
         return fresh
@@ -270,7 +270,7 @@ async def process_batch(session: Session, body: bytes, signature: str, *, raw: b
         await session.ctx.directory.acknowledge(device.serial, result.id,
                                                 status="acknowledged" if result.status == "done" else "failed",
                                                 detail=result.detail)
-    commands = await session.ctx.directory.take_commands(device.serial)
+    commands = await session.ctx.directory.take_commands(device.serial, session.ctx.limits.command_poll_s)
     body_out = kuzet.encode_ack(device.serial, message.info["seqs"],
                                 [{"id": c.id, "kind": c.kind, "payload": c.payload} for c in commands],
                                 server_time=datetime.now(UTC))

@@ -292,15 +292,16 @@ def _alarm_code(report: DeviceReport) -> int:
     return 0
 
 
-def encode_report(report: DeviceReport, *, serial: int = 1) -> bytes:
+def encode_report(report: DeviceReport, *, serial: int = 1, acknowledged: bool = False) -> bytes:
     """A device frame for ``report``: 0x12 location when there is nothing to signal, else a 0x16 alarm frame
-    (GPS, cell block, status with battery level and alarm code); 0x13 heartbeat without a fix."""
+    (GPS, cell block, status with battery level and alarm code); 0x13 heartbeat without a fix. With
+    ``acknowledged`` every position goes as a 0x16 frame (alarm code 0), which the server acknowledges."""
     level = 6 if report.battery_pct is None else max(0, min(6, round(report.battery_pct * 6 / 100)))
     terminal = 0x40 | (0x04 if report.charging else 0)
     code = _alarm_code(report)
     cell = bytes.fromhex("0901cc00287d001f71")
     if report.lat is None and code == 0:
         return _frame(HEARTBEAT, bytes([terminal, level, 4, 0, 2]), serial)
-    if code == 0 and report.battery_pct is None:
+    if code == 0 and report.battery_pct is None and not acknowledged:
         return _frame(0x12, _gps_block(report) + cell[1:], serial)
     return _frame(0x16, _gps_block(report) + cell + bytes([terminal, level, 4, code, 2]), serial)
