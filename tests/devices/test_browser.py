@@ -8,7 +8,6 @@ import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 import uvicorn
@@ -20,11 +19,10 @@ from kuzet.domain.enums import Closure, Source
 from kuzet.domain.reports import DeviceReport
 from kuzet.gateway.sink import store_device_reports
 from kuzet.settings import Settings
-from kuzet.store.db import make_engine, session_factory, transaction
-from kuzet.store.migrate import upgrade
+from kuzet.store.db import transaction
 from kuzet.store.models import Person
 from kuzet.web.app import create_app
-from tests.web.world import PASSWORD, World, build_world
+from tests.web.world import PASSWORD, World
 
 from .factories import OFFICER
 
@@ -49,23 +47,21 @@ def _send(factory: sessionmaker[Session], serial: str, seq: int, lon: float, lat
 
 
 @pytest.fixture
-def served(tmp_path: Path) -> Iterator[tuple[str, sessionmaker[Session], World]]:
-    url = f"sqlite:///{tmp_path / 'kuzet.db'}"
-    upgrade(url)
-    engine = make_engine(url)
-    factory = session_factory(engine)
-    world = build_world(factory, fixes_per_person=1)
+def served(world_db: tuple[str, sessionmaker[Session], World]) -> Iterator[tuple[str, sessionmaker[Session], int]]:
+    """The web tests' world (a copy for this module) with a new bracelet in stock and a person newly placed
+    under EM, served by uvicorn on a free port. Yields the base URL, the sessions and the newcomer's id."""
+    url, factory, world = world_db
     with transaction(factory) as s:
         register_device(s, OFFICER, serial="BR-0001", type_code="gps_bracelet", unit=world.units["N1"],
                         firmware="2.1.0")
-        # A person newly placed under EM, with no device yet: absent from the live map until fitted.
+        # No device yet: absent from the live map until fitted.
         newcomer = Person(code="N-NEW", surname="Newcomer", given_name="Given", category="restricted_freedom",
                           region_id=world.regions["N"], unit_id=world.units["N1"],
                           officer_id=world.user_ids["officer_n1"], home_lat=NEW_HOME[1], home_lon=NEW_HOME[0],
                           timezone="Asia/Almaty", extra={})
         s.add(newcomer)
         s.flush()
-        world.people["N-NEW"] = newcomer.id
+        newcomer_id = newcomer.id
     port = _free_port()
     # Map tiles from a closed local port: the test never reaches the internet and never waits for it.
     settings = Settings(database_url=url, secret_key="test-secret-key-0123456789",
@@ -77,10 +73,9 @@ def served(tmp_path: Path) -> Iterator[tuple[str, sessionmaker[Session], World]]
     while not server.started:
         assert time.monotonic() < deadline, "server did not start"
         time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}", factory, world
+    yield f"http://127.0.0.1:{port}", factory, newcomer_id
     server.should_exit = True
     thread.join(timeout=10)
-    engine.dispose()
 
 
 @pytest.fixture
@@ -94,10 +89,9 @@ def page() -> Iterator[Page]:
 
 
 def test_fit_a_device_to_a_person_and_see_its_first_report_on_the_map(
-        served: tuple[str, sessionmaker[Session], World], page: Page) -> None:
-    base, factory, world = served
+        served: tuple[str, sessionmaker[Session], int], page: Page) -> None:
+    base, factory, person_id = served
     home_lon, home_lat = NEW_HOME
-    person_id = world.people["N-NEW"]
 
     page.goto(f"{base}/login?next=/ui/map")
     page.fill("input[name=username]", "officer_n1")
