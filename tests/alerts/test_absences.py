@@ -56,8 +56,8 @@ def test_an_absence_lifts_the_curfew_for_its_interval_only_and_is_audited(sessio
         assert s.execute(select(AuditEntry).where(AuditEntry.action == "revoke_absence")).scalar_one()
 
 
-def test_an_always_on_home_zone_is_lifted_too(sessions: sessionmaker[Session]) -> None:
-    with sessions() as s, s.begin():
+def test_an_always_on_home_zone_is_lifted_too(sqlite_sessions: sessionmaker[Session]) -> None:
+    with sqlite_sessions() as s, s.begin():
         c = centre(s)
         p = person(s, c, "A-1", curfew=False)
         assert _zones(s, p)["home"].schedule is None  # type: ignore[attr-defined]
@@ -68,8 +68,8 @@ def test_an_always_on_home_zone_is_lifted_too(sessions: sessionmaker[Session]) -
             assert home.schedule.is_active(T0 + timedelta(hours=hours))  # type: ignore[attr-defined]
 
 
-def test_who_may_grant_an_absence_and_what_is_refused(sessions: sessionmaker[Session]) -> None:
-    with sessions() as s, s.begin():
+def test_who_may_grant_an_absence_and_what_is_refused(sqlite_sessions: sessionmaker[Session]) -> None:
+    with sqlite_sessions() as s, s.begin():
         c = centre(s)
         other = centre(s, "SHY")
         p = person(s, c, "A-1")

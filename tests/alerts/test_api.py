@@ -9,15 +9,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from kuzet.alerts.models import AuthorisedAbsence
-from tests.web.conftest import app, client, factory, world, world_db  # noqa: F401 - shared fixtures
 from tests.web.world import USERS, World, add_alert
 
 WORKERS = {"officer_n1", "officer_n1b", "officer_s", "supervisor_n1", "supervisor_n2", "operator_n", "operator_s",
            "admin"}
 
 
-def test_an_operator_works_an_alert_from_the_queue_to_closure(client: TestClient, world: World,  # noqa: F811
-                                                              factory: sessionmaker[Session]) -> None:  # noqa: F811
+def test_an_operator_works_an_alert_from_the_queue_to_closure(client: TestClient, world: World,
+                                                              factory: sessionmaker[Session]) -> None:
     op = world.auth("operator_n")
     alert_id = add_alert(factory, "N-A", world.people["N-A"], world.regions["N"], datetime.now(UTC),
                          alert_type="strap_tamper", severity="critical")
@@ -48,7 +47,7 @@ def test_an_operator_works_an_alert_from_the_queue_to_closure(client: TestClient
     assert alert_id not in {r["id"] for r in client.get("/api/v1/alerts/workflow/queue", headers=op).json()}
 
 
-def test_workflow_endpoints_answer_only_within_scope(client: TestClient, world: World) -> None:  # noqa: F811
+def test_workflow_endpoints_answer_only_within_scope(client: TestClient, world: World) -> None:
     alert_id = world.alerts["S-A"]
     for user in USERS:
         status = client.get(f"/api/v1/alerts/{alert_id}/workflow", headers=world.auth(user)).status_code
@@ -64,7 +63,7 @@ def test_workflow_endpoints_answer_only_within_scope(client: TestClient, world: 
 
 
 def test_an_officer_grants_an_absence_through_the_api_and_an_operator_may_not(
-        client: TestClient, world: World, factory: sessionmaker[Session]) -> None:  # noqa: F811
+        client: TestClient, world: World, factory: sessionmaker[Session]) -> None:
     person_id = world.people["N-A"]
     start = datetime(2026, 12, 1, 16, 0, tzinfo=UTC)
     body = {"start": start.isoformat(), "end": (start + timedelta(hours=6)).isoformat(), "reason": "court",
@@ -84,7 +83,7 @@ def test_an_officer_grants_an_absence_through_the_api_and_an_operator_may_not(
 
 
 def test_configuration_is_for_supervisors_of_the_region_and_administrators(
-        client: TestClient, world: World) -> None:  # noqa: F811
+        client: TestClient, world: World) -> None:
     target = {"severity": "high", "acknowledge_within_s": 600, "region_id": world.regions["N"]}
     assert client.put("/api/v1/alerts/workflow/targets", json=target,
                       headers=world.auth("operator_n")).status_code == 403
@@ -105,7 +104,7 @@ def test_configuration_is_for_supervisors_of_the_region_and_administrators(
     assert client.get("/api/v1/alerts/workflow/deliveries", headers=world.auth("supervisor_n1")).status_code == 403
 
 
-def test_the_handover_and_its_notes(client: TestClient, world: World) -> None:  # noqa: F811
+def test_the_handover_and_its_notes(client: TestClient, world: World) -> None:
     op = world.auth("operator_n")
     assert client.post("/api/v1/alerts/workflow/handover-notes", json={"note": "N-B: officer visiting at 08:00"},
                        headers=op).status_code == 201

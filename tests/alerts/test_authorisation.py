@@ -9,7 +9,6 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from kuzet.web.registry import all_routes, route_rule
-from tests.web.conftest import app, client, factory, world, world_db  # noqa: F401 - shared fixtures
 from tests.web.world import USERS, World
 
 WORKERS = {"operator", "officer", "supervisor", "administrator"}
@@ -55,7 +54,7 @@ def _ours(application: FastAPI) -> set[tuple[str, str]]:
             for m in (r.methods or ())}
 
 
-def test_this_table_covers_every_alert_workflow_endpoint(app: FastAPI) -> None:  # noqa: F811
+def test_this_table_covers_every_alert_workflow_endpoint(app: FastAPI) -> None:
     assert _ours(app) == set(TABLE)
     for route in all_routes(app):
         if getattr(getattr(route, "endpoint", None), "__module__", "") == "kuzet.alerts.api":
@@ -63,7 +62,7 @@ def test_this_table_covers_every_alert_workflow_endpoint(app: FastAPI) -> None: 
 
 
 @pytest.mark.parametrize("key", sorted(TABLE), ids=lambda k: f"{k[0]} {k[1]}")
-def test_roles_outside_the_rule_are_refused(client: TestClient, world: World, key: tuple[str, str]) -> None:  # noqa: F811
+def test_roles_outside_the_rule_are_refused(client: TestClient, world: World, key: tuple[str, str]) -> None:
     method, template = key
     path = template.format(alert_id=world.alerts["N-A"], person_id=world.people["N-A"], incident_id=1,
                            absence_id=1)

