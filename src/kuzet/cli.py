@@ -102,6 +102,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "kuzet.alerts.cli",
     "kuzet.gateway.cli",
     "kuzet.reports.cli",
+    "kuzet.casework.cli",
 )
 
 for _name in COMMAND_MODULES:
