@@ -40,6 +40,14 @@ def absences_for(session: Session, person_id: int) -> list[ScheduleException]:
     return [ScheduleException(r.start, r.end, ExceptionKind.ABSENCE, f"{r.reason}#{r.id}") for r in rows]
 
 
+def absences_fingerprint(session: Session) -> list[tuple[object, ...]]:
+    """What the plan takes from absences, for a plan fingerprint: changes on every grant and revocation
+    (the live monitor refreshes its plan when its fingerprint changes)."""
+    return [tuple(row) for row in session.execute(
+        select(AuthorisedAbsence.id, AuthorisedAbsence.person_id, AuthorisedAbsence.start, AuthorisedAbsence.end,
+               AuthorisedAbsence.revoked_at).order_by(AuthorisedAbsence.id)).all()]
+
+
 def with_absences(zones: Iterable[Zone], absences: Sequence[ScheduleException]) -> tuple[Zone, ...]:
     """The zones with ``absences`` lifting every inclusion zone (an always-on one gets an all-week schedule)."""
     out = []
