@@ -36,6 +36,7 @@ from .queries import (
     visible_device,
     visible_unit_ids,
 )
+from .states import LifecycleAction
 
 router = APIRouter(prefix="/api/v1", tags=["devices"])
 
@@ -130,7 +131,11 @@ def _type_json(t: Any) -> dict[str, Any]:
             "procedure": t.procedure, "active": t.active, "seeded": t.code in catalogue.SEEDED_CODES}
 
 
-def _event_json(e: Any) -> dict[str, Any]:
+def _step(session: Session, principal: Principal, serial: str, action: LifecycleAction, text: str,
+          unit: str | None = None) -> dict[str, Any]:
+    """One lifecycle step on a device in the caller's scope; the new history entry as JSON."""
+    visible_device(session, principal, serial)
+    e = lifecycle.take_step(session, principal.actor, serial, action, text=text, unit=unit)
     return {"at": e.at.isoformat(), "action": e.action, "from": e.from_status, "to": e.to_status}
 
 
@@ -180,51 +185,44 @@ def api_fit(serial: str, body: FitDevice, principal: Principal = Depends(fitter)
 @router.post("/devices/{serial}/remove")
 def api_remove(serial: str, body: Reason, principal: Principal = Depends(fitter),
                session: Session = Depends(get_session)) -> dict[str, Any]:
-    visible_device(session, principal, serial)
-    return _event_json(lifecycle.remove_device(session, principal.actor, serial, reason=body.reason))
+    return _step(session, principal, serial, LifecycleAction.REMOVE, body.reason)
 
 
 @router.post("/devices/{serial}/lost")
 def api_lost(serial: str, body: Reason, principal: Principal = Depends(fitter),
              session: Session = Depends(get_session)) -> dict[str, Any]:
-    visible_device(session, principal, serial)
-    return _event_json(lifecycle.report_lost(session, principal.actor, serial, circumstances=body.reason))
+    return _step(session, principal, serial, LifecycleAction.REPORT_LOST, body.reason)
 
 
 @router.post("/devices/{serial}/found")
 def api_found(serial: str, body: Note, principal: Principal = Depends(fitter),
               session: Session = Depends(get_session)) -> dict[str, Any]:
-    visible_device(session, principal, serial)
-    return _event_json(lifecycle.report_found(session, principal.actor, serial, note=body.note, unit=body.unit))
+    return _step(session, principal, serial, LifecycleAction.REPORT_FOUND, body.note, body.unit)
 
 
 @router.post("/devices/{serial}/return-to-stock")
 def api_return(serial: str, body: Note, principal: Principal = Depends(stock_keeper),
                session: Session = Depends(get_session)) -> dict[str, Any]:
-    visible_device(session, principal, serial)
-    return _event_json(lifecycle.return_to_stock(session, principal.actor, serial, note=body.note))
+    return _step(session, principal, serial, LifecycleAction.RETURN_TO_STOCK, body.note)
 
 
 @router.post("/devices/{serial}/repair")
 def api_repair(serial: str, body: Reason, principal: Principal = Depends(stock_keeper),
                session: Session = Depends(get_session)) -> dict[str, Any]:
-    visible_device(session, principal, serial)
-    return _event_json(lifecycle.send_to_repair(session, principal.actor, serial, fault=body.reason))
+    return _step(session, principal, serial, LifecycleAction.SEND_TO_REPAIR, body.reason)
 
 
 @router.post("/devices/{serial}/write-off")
 def api_write_off(serial: str, body: Reason, principal: Principal = Depends(stock_keeper),
                   session: Session = Depends(get_session)) -> dict[str, Any]:
-    visible_device(session, principal, serial)
-    return _event_json(lifecycle.write_off(session, principal.actor, serial, reason=body.reason))
+    return _step(session, principal, serial, LifecycleAction.WRITE_OFF, body.reason)
 
 
 @router.post("/devices/{serial}/move")
 def api_move(serial: str, body: MoveDevice, principal: Principal = Depends(stock_keeper),
              session: Session = Depends(get_session)) -> dict[str, Any]:
-    visible_device(session, principal, serial)
     require_visible_unit(session, principal, body.unit)
-    return _event_json(lifecycle.move_device(session, principal.actor, serial, body.unit, note=body.note))
+    return _step(session, principal, serial, LifecycleAction.MOVE, body.note, body.unit)
 
 
 @router.get("/devices/{serial}/health")
