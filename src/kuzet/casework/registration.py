@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from kuzet.audit import Actor, record
 from kuzet.auth.principal import Principal
 from kuzet.store.models import Person
+from kuzet.web.services.people import PersonInput, create_person
 
 from .errors import CaseworkError
 from .models import Registration
@@ -38,15 +39,12 @@ def deadlines(released_on: date) -> tuple[date, date]:
     return add_working_days(released_on, REGISTRATION_WORKING_DAYS), released_on + NO_SHOW_AFTER
 
 
-def register_person(session: Session, principal: Principal, person: object, terms: OrderTerms, *,
+def register_person(session: Session, principal: Principal, person: PersonInput, terms: OrderTerms, *,
                     released_on: date, risk_notes: str = "", order_effective_from: datetime | None = None,
                     arrived_on: date | None = None) -> Registration:
     """Register a person: their record (``person`` is a :class:`kuzet.web.services.people.PersonInput`), the
-    first version of their court order with its conditions and obligations, and the deadlines."""
-    from kuzet.web.services.people import PersonInput, create_person  # the shared person service
-
-    if not isinstance(person, PersonInput):
-        raise TypeError("person must be a PersonInput")
+    first version of their court order with its conditions and obligations, and the deadlines. The person's
+    record is created by the shared person service, with its scope rules (an officer registers in their unit)."""
     if terms.category != person.category:
         raise CaseworkError(f"the order's category {terms.category!r} differs from the person's "
                             f"{person.category!r}", field="category")
