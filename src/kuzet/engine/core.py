@@ -33,11 +33,12 @@ from kuzet.domain.alerts import AlertEpisode
 from kuzet.domain.enums import DEFAULT_SEVERITY, AlertType, Closure, Source, ZoneKind
 from kuzet.domain.plan import MonitoringPlan, ProtectedPerson, Subject, Zone
 from kuzet.domain.reports import USABLE_ACCURACY_M, DeviceReport
+from kuzet.domain.schedules import Schedule
 from kuzet.domain.timeutil import format_utc, parse_utc
 
 from . import rules
 from .rules import IDLE, Emission, RuleState
-from .zones import ScheduleWindows, ZoneGeometry, distance_m, error_scale
+from .zones import ScheduleWindows, ZoneGeometry, distance_m, error_scale, signed_distances_many
 
 #: How far back in event time a late report may still rewind its device.
 DEFAULT_LATENESS = timedelta(hours=6)
@@ -93,11 +94,15 @@ class SubjectSpec:
     timeout: float
 
 
-def _zone_rule(zone: Zone) -> RuleSpec:
+def _zone_rule(zone: Zone, windows: dict[Schedule, ScheduleWindows]) -> RuleSpec:
     inclusion = zone.kind is ZoneKind.INCLUSION
+    shared = None
+    if zone.schedule is not None:  # one cache per distinct schedule: most subjects share a few timetables
+        shared = windows.get(zone.schedule)
+        if shared is None:
+            shared = windows[zone.schedule] = ScheduleWindows(zone.schedule)
     return RuleSpec(AlertType.CURFEW_ABSENCE if inclusion else AlertType.EXCLUSION_ENTRY, zone.id,
-                    zone.grace.total_seconds(), ZoneGeometry.of(zone),
-                    None if zone.schedule is None else ScheduleWindows(zone.schedule), inclusion)
+                    zone.grace.total_seconds(), ZoneGeometry.of(zone), shared, inclusion)
 
 
 def _pp_rule(pp: ProtectedPerson) -> RuleSpec:
@@ -105,8 +110,9 @@ def _pp_rule(pp: ProtectedPerson) -> RuleSpec:
                     distance_m=pp.distance_m)
 
 
-def _compile(subject: Subject) -> SubjectSpec:
-    specs = [_zone_rule(z) for z in subject.zones] + [_pp_rule(p) for p in subject.protected_persons]
+def _compile(subject: Subject, windows: dict[Schedule, ScheduleWindows] | None = None) -> SubjectSpec:
+    cache = {} if windows is None else windows
+    specs = [_zone_rule(z, cache) for z in subject.zones] + [_pp_rule(p) for p in subject.protected_persons]
     return SubjectSpec(subject.id, specs, subject.communication_timeout.total_seconds())
 
 
@@ -273,8 +279,9 @@ class Engine:
         self.specs: dict[str, SubjectSpec] = {}
         self.owner: dict[str, SubjectSpec] = {}
         self.pp_devices: set[str] = set()
+        windows: dict[Schedule, ScheduleWindows] = {}
         for s in plan.subjects:
-            spec = _compile(s)
+            spec = _compile(s, windows)
             self.specs[s.id] = spec
             for d in s.devices:
                 self.owner[d.id] = spec
@@ -319,30 +326,29 @@ class Engine:
         return out
 
     def _precompute(self, reports: Sequence[DeviceReport]) -> list[tuple[float, ...] | None]:
-        """Signed zone distances for every fix of the batch, grouped by zone, vectorised."""
-        n = len(reports)
-        result: list[list[float] | None] = [None] * n
-        groups: dict[int, tuple[RuleSpec, list[int], list[int]]] = {}
+        """Signed zone distances for every (fix, zone) pair of the batch in one vectorised pass."""
+        rows: list[int] = []
+        slots: list[int] = []
+        geoms: list[ZoneGeometry] = []
+        lons: list[float] = []
+        lats: list[float] = []
+        result: list[list[float] | None] = [None] * len(reports)
         for i, r in enumerate(reports):
             spec = self.owner.get(r.device)
             if spec is None or r.lat is None or r.lon is None or not spec.rules:
                 continue
             result[i] = [math.nan] * len(spec.rules)
             for j, rule in enumerate(spec.rules):
-                if rule.geometry is None:
-                    continue
-                g = groups.get(id(rule))
-                if g is None:
-                    g = groups[id(rule)] = (rule, [], [])
-                g[1].append(i)
-                g[2].append(j)
-        lons = np.array([math.nan if r.lon is None else r.lon for r in reports], dtype=np.float64)
-        lats = np.array([math.nan if r.lat is None else r.lat for r in reports], dtype=np.float64)
-        for rule, idx, slots in groups.values():
-            assert rule.geometry is not None
-            ix = np.array(idx, dtype=np.int64)
-            d = rule.geometry.signed_distances(lons[ix], lats[ix]).tolist()
-            for k, i in enumerate(idx):
+                if rule.geometry is not None:
+                    rows.append(i)
+                    slots.append(j)
+                    geoms.append(rule.geometry)
+                    lons.append(r.lon)
+                    lats.append(r.lat)
+        if geoms:
+            d = signed_distances_many(geoms, np.array(lons, dtype=np.float64),
+                                      np.array(lats, dtype=np.float64)).tolist()
+            for k, i in enumerate(rows):
                 row = result[i]
                 assert row is not None
                 row[slots[k]] = d[k]

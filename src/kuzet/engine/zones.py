@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import bisect
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -41,42 +42,94 @@ def error_scale(source: Source, accuracy_m: float | None) -> float:
     return acc if acc > floor else floor
 
 
+#: Beyond this distance from a polygon's bounding box, the distance to the box stands in for the distance to
+#: the polygon (a lower bound; every decision about such a fix is already clear-cut at that range).
+FAR_M = 200.0
+
+
 @dataclass(frozen=True)
 class ZoneGeometry:
-    """Signed distance to a zone's boundary: negative inside, positive outside, in metres."""
+    """Signed distance to a zone's boundary: negative inside, positive outside, in metres.
 
-    proj: LocalProjection
+    The one-fix and the batched functions do the same IEEE arithmetic in the same order, so they agree to
+    the last bit (the batched engine path relies on it).
+    """
+
+    lon0: float
+    lat0: float
+    kx: float
+    ky: float
     circle: tuple[float, float, float] | None  # (x, y, r) in the local plane, for circles
     geom: BaseGeometry | None
     boundary: BaseGeometry | None
+    box: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)
 
     @classmethod
     def of(cls, zone: Zone) -> ZoneGeometry:
         proj = LocalProjection.about(zone.shape.anchor)
         if isinstance(zone.shape, Circle):
             x, y = proj.forward(*zone.shape.centre)
-            return cls(proj, (x, y, zone.shape.radius_m), None, None)
+            return cls(proj.lon0, proj.lat0, proj.kx, proj.ky, (x, y, zone.shape.radius_m), None, None)
         geom = zone.shape.to_local(proj)
         shapely.prepare(geom)
         boundary = geom.boundary
         shapely.prepare(boundary)
-        return cls(proj, None, geom, boundary)
+        minx, miny, maxx, maxy = geom.bounds
+        return cls(proj.lon0, proj.lat0, proj.kx, proj.ky, None, geom, boundary, (minx, miny, maxx, maxy))
 
     def signed_distance(self, lon: float, lat: float) -> float:
-        return float(self.signed_distances(np.array([lon]), np.array([lat]))[0])
+        x = (lon - self.lon0) * self.kx
+        y = (lat - self.lat0) * self.ky
+        if self.circle is not None:
+            dx, dy = x - self.circle[0], y - self.circle[1]
+            return math.sqrt(dx * dx + dy * dy) - self.circle[2]
+        minx, miny, maxx, maxy = self.box
+        bx = max(max(minx - x, 0.0), x - maxx)
+        by = max(max(miny - y, 0.0), y - maxy)
+        far = math.sqrt(bx * bx + by * by)
+        if far > FAR_M:
+            return far
+        return float(signed_distances_many([self], np.array([lon]), np.array([lat]))[0])
 
     def signed_distances(self, lon: FloatArray, lat: FloatArray) -> FloatArray:
-        x = (lon - self.proj.lon0) * self.proj.kx
-        y = (lat - self.proj.lat0) * self.proj.ky
-        if self.circle is not None:
-            cx, cy, r = self.circle
-            dx, dy = x - cx, y - cy
-            result: FloatArray = np.sqrt(dx * dx + dy * dy) - r
-            return result
-        assert self.geom is not None and self.boundary is not None
-        dist = np.asarray(shapely.distance(self.boundary, shapely.points(x, y)), dtype=np.float64)
-        inside = shapely.contains_xy(self.geom, x, y)
-        return np.where(inside, -dist, dist)
+        return signed_distances_many([self] * len(lon), lon, lat)
+
+
+def signed_distances_many(geoms: Sequence[ZoneGeometry], lon: FloatArray, lat: FloatArray) -> FloatArray:
+    """``geoms[i].signed_distance(lon[i], lat[i])`` for every ``i``, vectorised across zones of any shape."""
+    n = len(geoms)
+    lon0 = np.fromiter((g.lon0 for g in geoms), np.float64, n)
+    lat0 = np.fromiter((g.lat0 for g in geoms), np.float64, n)
+    kx = np.fromiter((g.kx for g in geoms), np.float64, n)
+    ky = np.fromiter((g.ky for g in geoms), np.float64, n)
+    x = (lon - lon0) * kx
+    y = (lat - lat0) * ky
+    out = np.empty(n, dtype=np.float64)
+    is_circle = np.fromiter((g.circle is not None for g in geoms), bool, n)
+    if is_circle.any():
+        idx = np.flatnonzero(is_circle)
+        circles = np.array([geoms[i].circle for i in idx.tolist()], dtype=np.float64).reshape(len(idx), 3)
+        cx, cy, r = circles[:, 0], circles[:, 1], circles[:, 2]
+        dx, dy = x[idx] - cx, y[idx] - cy
+        out[idx] = np.sqrt(dx * dx + dy * dy) - r
+    if not is_circle.all():
+        idx = np.flatnonzero(~is_circle)
+        boxes = np.array([geoms[i].box for i in idx.tolist()], dtype=np.float64).reshape(len(idx), 4)
+        px, py = x[idx], y[idx]
+        bx = np.maximum(np.maximum(boxes[:, 0] - px, 0.0), px - boxes[:, 2])
+        by = np.maximum(np.maximum(boxes[:, 1] - py, 0.0), py - boxes[:, 3])
+        far = np.sqrt(bx * bx + by * by)
+        out[idx] = far
+        near = far <= FAR_M
+        if near.any():
+            nidx = idx[near]
+            shapes = np.array([geoms[i].geom for i in nidx.tolist()], dtype=object)
+            edges = np.array([geoms[i].boundary for i in nidx.tolist()], dtype=object)
+            nx, ny = x[nidx], y[nidx]
+            dist = np.asarray(shapely.distance(edges, shapely.points(nx, ny)), dtype=np.float64)
+            inside = shapely.contains_xy(shapes, nx, ny)
+            out[nidx] = np.where(inside, -dist, dist)
+    return out
 
 
 def distance_m(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
