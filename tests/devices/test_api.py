@@ -105,3 +105,22 @@ def test_an_invoice_over_the_api_is_reconciled_and_the_shelf_device_caught(
     assert line["findings"] == ["billed_while_in_stock"] and line["overbilled_tiyn"] == 300_000
     leases = client.get("/api/v1/fleet/leases", headers=admin).json()
     assert leases[0]["invoices"][0]["status"] == "disputed"
+
+
+def test_each_lifecycle_endpoint_moves_the_device_and_refuses_the_impossible(
+        client: TestClient, world: World) -> None:
+    sup = world.auth("supervisor_n1")
+    assert client.post("/api/v1/devices", json={"serial": "API-2", "type": "rf_bracelet", "unit": "N1"},
+                       headers=sup).status_code == 201
+    steps = [("move", {"unit": "N2"}, "in_stock"), ("lost", {"reason": "missing at stock count"}, "lost"),
+             ("found", {"note": "in the safe"}, "removed"), ("return-to-stock", {}, "in_stock"),
+             ("repair", {"reason": "case cracked"}, "in_repair"), ("write-off", {"reason": "beyond repair"},
+                                                                    "written_off")]
+    for path, body, status in steps:
+        r = client.post(f"/api/v1/devices/API-2/{path}", json=body, headers=sup)
+        assert r.status_code == 200 and r.json()["to"] == status, (path, r.text)
+    r = client.post("/api/v1/devices/API-2/return-to-stock", json={}, headers=sup)
+    assert r.status_code == 422 and "a written-off device never comes back" in r.json()["detail"]
+    assert client.post("/api/v1/devices/API-2/move", json={"unit": "S1"}, headers=sup).status_code == 404
+    history = client.get("/api/v1/devices/API-2", headers=world.auth("admin")).json()["history"]
+    assert [h["action"] for h in history][:2] == ["write_off", "send_to_repair"]
