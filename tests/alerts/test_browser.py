@@ -13,7 +13,7 @@ import pytest
 from playwright.sync_api import Page, expect
 from sqlalchemy.orm import Session
 
-from kuzet.alerts.notifications import Transports, on_alert_raised
+from kuzet.alerts.notifications import Transports, on_alert_raised, subscribe
 from tests.web.test_browser import Site, browser, page, sign_in, site  # noqa: F401 - shared fixtures
 from tests.web.world import add_alert
 
@@ -34,6 +34,7 @@ def test_an_operator_works_an_alert_from_arrival_to_closure(page: Page, site: Si
                          alert_type="strap_tamper", severity="critical")
     with site.factory() as s, s.begin():
         assert isinstance(s, Session)
+        subscribe(s, channel="email", address="duty-north@probation.kz", region_id=world.regions["N"])
         on_alert_raised(s, alert_id, raised, transports=Transports(), send=False)
     page.reload()
     row = page.get_by_test_id(f"queue-row-{alert_id}")
@@ -45,6 +46,7 @@ def test_an_operator_works_an_alert_from_arrival_to_closure(page: Page, site: Si
 
     page.get_by_test_id(f"work-{alert_id}").click()
     expect(page.get_by_test_id("status")).to_have_text("new")
+    expect(page.get_by_test_id("deliveries")).to_contain_text("duty-north@probation.kz")  # queued for the worker
     page.get_by_test_id("claim").click()
     expect(page.get_by_test_id("status")).to_have_text("claimed")
     expect(page.get_by_test_id("assignee")).to_have_text("operator_n")

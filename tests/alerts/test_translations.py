@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from kuzet import i18n
-from kuzet.alerts.vocabulary import AbsenceReason, ActionKind, CaseworkStep, EscalationReason, Outcome
+from kuzet.alerts.vocabulary import AbsenceReason, ActionKind, CaseworkStep, DeliveryStatus, EscalationReason, Outcome
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "src" / "kuzet" / "alerts" / "templates"
 NOTIFICATIONS = TEMPLATES.parent / "notifications.py"
@@ -26,6 +26,7 @@ def msgids() -> set[str]:
     found |= {f"outcome:{o.value}" for o in Outcome} | {f"alert-action:{k.value}" for k in ActionKind}
     found |= {f"alert-action:{k}" for k in ("claim", "acknowledge", "close", "escalate")}
     found |= {f"alert-action:casework_{s.value}" for s in CaseworkStep} | {f"casework:{s.value}" for s in CaseworkStep}
+    found |= {f"delivery:{d.value}" for d in DeliveryStatus}
     found |= {f"escalation:{r.value}" for r in EscalationReason} | {f"absence:{r.value}" for r in AbsenceReason}
     return found
 

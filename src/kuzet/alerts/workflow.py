@@ -25,7 +25,7 @@ from kuzet.auth.principal import Principal
 from kuzet.domain.errors import DomainError
 from kuzet.store.models import AlertAction, AlertRecord, Assignment, Device, Person, User
 
-from .models import EscalationEvent, Incident, IncidentAlert
+from .models import Delivery, EscalationEvent, Incident, IncidentAlert
 from .vocabulary import (
     INCIDENT_WINDOW,
     OPEN_STATUSES,
@@ -376,6 +376,7 @@ class AlertDetail:
     close_due: datetime | None
     device: str | None
     usernames: dict[int, str]
+    deliveries: Sequence[Delivery] = ()
 
 
 def alert_detail(session: Session, principal: Principal, alert_id: int, *, purpose: str = "alert workflow"
@@ -397,7 +398,9 @@ def alert_detail(session: Session, principal: Principal, alert_id: int, *, purpo
     record_read(session, principal.actor, "alert", alert.id, person_id=alert.person_id, purpose=purpose)
     return AlertDetail(alert, person.display_name if person else alert.subject_code, actions, incident, related,
                        escalations, acknowledge_due(session, alert), close_due(session, alert),
-                       device_of(session, alert), _usernames(session, user_ids))
+                       device_of(session, alert), _usernames(session, user_ids),
+                       session.execute(select(Delivery).where(Delivery.alert_id == alert.id)
+                                       .order_by(Delivery.id)).scalars().all())
 
 
 # -- casework --------------------------------------------------------------------------------------------------
