@@ -4,6 +4,7 @@ and listed, a failing sink means no ACK, commands delivered on connection, limit
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -130,9 +131,8 @@ async def test_gt06_login_alarm_and_locate_now(gateway: Gateway, fleet: Fleet) -
     assert command.kind == "server_reply" and command.info["command_text"] == gt06.LOCATE_COMMAND
     writer.write(gt06.encode_report(fix(GT06, case=Closure.OPEN, events=("case_open",)), serial=2))
     assert await asyncio.wait_for(reader.readexactly(10), 5) == gt06.encode_ack(0x16, 2)
-    answer = gt06._frame(gt06.STRING_INFO, bytes([4 + 6]) + command.info["server_flag_hex"].encode()[:0]
-                         + bytes.fromhex(command.info["server_flag_hex"]) + b"OK 43.2", 3)
-    writer.write(answer)
+    writer.write(gt06.encode_command_response("Lat:N43.2389,Lon:E76.8897", serial=3,
+                                              server_flag=int(command.info["server_flag_hex"], 16)))
     await asyncio.sleep(0.3)
     rows = stored(fleet, GT06)
     assert len(rows) == 1 and rows[0].case == "open" and "case_open" in rows[0].events
@@ -278,6 +278,20 @@ async def test_idle_and_slow_connections_time_out(fleet: Fleet) -> None:
         writer.write(gt06.encode_login(GT06)[:5])  # half a frame, then silence
         assert await closed(reader, 3)
         assert gw.stats.timeouts >= 2
+    config.limits.idle_timeout_s, config.limits.frame_timeout_s = 5.0, 0.5
+    async with Gateway(StoreSink(fleet.sessions), config=config, database_url=fleet.url) as gw:
+        reader, writer = await connect(gw, "gt06")
+        frame = gt06.encode_login(GT06)
+        started = asyncio.get_running_loop().time()
+        with contextlib.suppress(ConnectionError):
+            for byte in frame[:-1]:  # one byte every 0.1 s: never idle, never finished
+                writer.write(bytes([byte]))
+                await writer.drain()
+                await asyncio.sleep(0.1)
+                if reader.at_eof():
+                    break
+        assert await closed(reader, 3)
+        assert asyncio.get_running_loop().time() - started < 1.5
 
 
 async def test_an_oversized_frame_is_refused_before_it_is_read(gateway: Gateway) -> None:

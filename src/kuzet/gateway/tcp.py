@@ -38,6 +38,8 @@ class Refused(Exception):
 @dataclass
 class Limits:
     idle_timeout_s: float = 300.0
+    #: A frame once begun must be complete within this time (a device dripping bytes is cut off).
+    frame_timeout_s: float = 60.0
     max_frame: int = 64 * 1024
     command_poll_s: float = 10.0
 
@@ -337,12 +339,21 @@ async def run_connection(session: Session, reader: asyncio.StreamReader, writer:
                          ctx: Context) -> None:
     buf = bytearray()
     limits = ctx.limits
+    loop = asyncio.get_running_loop()
+    frame_started: float | None = None
     while True:
+        wait = limits.idle_timeout_s
+        if buf:
+            frame_started = frame_started if frame_started is not None else loop.time()
+            wait = min(wait, max(0.0, frame_started + limits.frame_timeout_s - loop.time()))
+        else:
+            frame_started = None
         try:
-            chunk = await asyncio.wait_for(reader.read(65536), limits.idle_timeout_s)
+            chunk = await asyncio.wait_for(reader.read(65536), wait)
         except TimeoutError:
             ctx.stats.timeouts += 1
-            log.info("%s %s: idle for %.0f s, closing", session.protocol, session.peer, limits.idle_timeout_s)
+            log.info("%s %s: %s, closing", session.protocol, session.peer,
+                     "frame not completed in time" if buf else f"idle for {limits.idle_timeout_s:.0f} s")
             return
         except (ConnectionError, OSError):
             return

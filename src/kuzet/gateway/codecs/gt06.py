@@ -262,6 +262,14 @@ def encode_login(imei: str, *, serial: int = 1) -> bytes:
     return _frame(LOGIN, bytes.fromhex(digits), serial)
 
 
+def encode_command_response(text: str, *, server_flag: int, serial: int = 1) -> bytes:
+    """The device's answer to an online command (protocol 0x15), echoing the command's server flag."""
+    data = text.encode("latin-1")
+    if len(data) + 4 > 255:
+        raise ValueError("GT06 response text is limited to 251 bytes")
+    return _frame(STRING_INFO, bytes([len(data) + 4]) + struct.pack(">I", server_flag) + data, serial)
+
+
 def _gps_block(report: DeviceReport) -> bytes:
     t = report.time.astimezone(UTC)
     lat = report.lat if report.lat is not None else 0.0
