@@ -8,7 +8,8 @@ an exclusion polygon and an exclusion corridor. Every minute each bracelet repor
 (one in twenty is away, a few are 2 km outliers). The complete engine (zones, schedules, grace, hysteresis,
 event-time state with history for rewinds, duplicate suppression, timers, episodes) is fed one minute of
 reports at a time through ``Engine.on_reports`` (the batched path) and through ``Engine.on_report``
-(one call per report); the naive per-fix baseline gets one call per report. Building the reports is not timed.
+(one call per report); the naive per-fix baseline gets one call per report. Building the reports is not timed;
+throughput is given per CPU second (the machine is shared) and per wall-clock second.
 """
 
 from __future__ import annotations
@@ -24,9 +25,9 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from kuzet.domain.enums import Closure, Source
 from kuzet.domain.plan import MonitoringPlan
 from kuzet.domain.reports import DeviceReport
-from kuzet.domain.enums import Closure, Source
 from kuzet.engine import Engine
 from kuzet.engine.naive import NaiveEngine
 
@@ -87,12 +88,43 @@ def timed(name: str, minutes: list[list[DeviceReport]], feed: Callable[[list[Dev
     gc.collect()
     total = sum(len(m) for m in minutes)
     changes = 0
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     for batch in minutes:
         changes += feed(batch)
-    elapsed = time.perf_counter() - start
-    return {"engine": name, "reports": total, "seconds": round(elapsed, 2),
-            "reports_per_s": round(total / elapsed), "alert_changes": changes}
+    elapsed, cpu_s = time.perf_counter() - start, time.process_time() - cpu
+    # CPU time is the honest figure for "one core" on a shared machine; wall time is shown beside it
+    return {"engine": name, "reports": total, "cpu_seconds": round(cpu_s, 2), "wall_seconds": round(elapsed, 2),
+            "reports_per_cpu_s": round(total / cpu_s), "reports_per_wall_s": round(total / elapsed),
+            "alert_changes": changes}
+
+
+def run_naive(plan: MonitoringPlan, data: list[list[DeviceReport]]) -> dict[str, Any]:
+    naive = NaiveEngine(plan)
+
+    def feed(batch: list[DeviceReport]) -> int:
+        return sum(len(naive.on_report(r, now=r.received)) for r in batch)
+
+    return timed("naive per-fix baseline (on_report)", data, feed)
+
+
+def run_batched(plan: MonitoringPlan, data: list[list[DeviceReport]]) -> dict[str, Any]:
+    engine = Engine(plan)
+
+    def feed(batch: list[DeviceReport]) -> int:
+        now = batch[-1].received
+        return len(engine.on_reports(batch, now=now)) + len(engine.on_time(now))
+
+    return timed("kuzet, batched (on_reports + on_time)", data, feed)
+
+
+def run_single(plan: MonitoringPlan, data: list[list[DeviceReport]]) -> dict[str, Any]:
+    engine = Engine(plan)
+
+    def feed(batch: list[DeviceReport]) -> int:
+        n = sum(len(engine.on_report(r, now=r.received)) for r in batch)
+        return n + len(engine.on_time(batch[-1].received))
+
+    return timed("kuzet, per report (on_report + on_time)", data, feed)
 
 
 def main() -> int:
@@ -108,36 +140,7 @@ def main() -> int:
     rng = random.Random(7)
     data = [minute_reports(homes, m, rng) for m in range(minutes)]
 
-    results = []
-    naive = NaiveEngine(plan)
-
-    def feed_naive(batch: list[DeviceReport]) -> int:
-        n = 0
-        for r in batch:
-            n += len(naive.on_report(r, now=r.received))
-        return n
-
-    results.append(timed("naive per-fix baseline (on_report)", data, feed_naive))
-    del naive
-
-    engine = Engine(plan)
-
-    def feed_batch(batch: list[DeviceReport]) -> int:
-        now = batch[-1].received
-        return len(engine.on_reports(batch, now=now)) + len(engine.on_time(now))
-
-    results.append(timed("kuzet, batched (on_reports + on_time)", data, feed_batch))
-    del engine
-
-    engine2 = Engine(plan)
-
-    def feed_single(batch: list[DeviceReport]) -> int:
-        n = 0
-        for r in batch:
-            n += len(engine2.on_report(r, now=r.received))
-        return n + len(engine2.on_time(batch[-1].received))
-
-    results.append(timed("kuzet, per report (on_report + on_time)", data, feed_single))
+    results = [run_naive(plan, data), run_batched(plan, data), run_single(plan, data)]
 
     if args.json:
         print(json.dumps({"subjects": subjects, "zones_per_subject": 3, "minutes": minutes, "results": results}))
@@ -145,7 +148,8 @@ def main() -> int:
         print(f"{subjects:,} subjects x 3 zones, {minutes} minutes at one fix a minute "
               f"({subjects * minutes:,} reports), one core, Python {sys.version.split()[0]}")
         for r in results:
-            print(f"  {r['engine']:<42} {r['reports_per_s']:>10,} reports/s  ({r['seconds']} s, "
+            print(f"  {r['engine']:<42} {r['reports_per_cpu_s']:>9,} reports/CPU-s  "
+                  f"{r['reports_per_wall_s']:>9,} reports/wall-s  ({r['cpu_seconds']} CPU-s, "
                   f"{r['alert_changes']} alert changes)")
     return 0
 
