@@ -47,7 +47,8 @@ def get_session(request: Request) -> Iterator[Session]:
             raise
 
 
-def _bearer(request: Request) -> str | None:
+def bearer_token(request: Request) -> str | None:
+    """The API token of an ``Authorization: Bearer ...`` header, if any."""
     header = request.headers.get("authorization", "")
     scheme, _, value = header.partition(" ")
     if scheme.lower() == "bearer" and value.strip():
@@ -71,7 +72,7 @@ def _resolve(request: Request, session: Session) -> Principal | None:
     cached = getattr(request.state, "principal", None)
     if isinstance(cached, Principal):
         return cached
-    token = _bearer(request)
+    token = bearer_token(request)
     user = None
     if token is not None:
         user = resolve_api_token(session, token)

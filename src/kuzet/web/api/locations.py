@@ -17,8 +17,9 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import StreamingResponse
 from sqlalchemy.orm import Session
 
+from kuzet.auth.service import principal_for, resolve_api_token, resolve_ui_session
 from kuzet.domain.enums import Role
-from kuzet.web.deps import Principal, get_session, require_roles
+from kuzet.web.deps import SESSION_COOKIE, Principal, bearer_token, get_session, require_roles
 from kuzet.web.services import alerts as alert_svc
 from kuzet.web.services import locations as svc
 
@@ -62,9 +63,20 @@ async def stream(request: Request, principal: Principal = Depends(location_reade
             session.commit()
             return svc.latest_report_id(session), alert_svc.latest_alert_id(session)
 
-    def poll(last_report: int, last_alert: int) -> tuple[list[bytes], int, int]:
+    token = bearer_token(request)
+    cookie = request.cookies.get(SESSION_COOKIE)
+
+    def still_allowed(session: Session) -> bool:
+        """The stream ends when the session or token ends, or the user's role or scope changes."""
+        user = resolve_api_token(session, token) if token else (
+            resolve_ui_session(session, cookie) if cookie else None)
+        return user is not None and principal_for(user) == principal
+
+    def poll(last_report: int, last_alert: int) -> tuple[list[bytes], int, int] | None:
         events: list[bytes] = []
         with factory() as session:
+            if not still_allowed(session):
+                return None
             newest = svc.latest_report_id(session)
             if newest > last_report:
                 for p in svc.live_positions(session, principal, since_id=last_report, audit=False):
@@ -82,7 +94,11 @@ async def stream(request: Request, principal: Principal = Depends(location_reade
         last_report, last_alert = await to_thread.run_sync(first)
         yield b"retry: 2000\n\n"
         while not await request.is_disconnected():
-            events, last_report, last_alert = await to_thread.run_sync(poll, last_report, last_alert)
+            polled = await to_thread.run_sync(poll, last_report, last_alert)
+            if polled is None:
+                yield _event("end", {"reason": "signed out"})
+                return
+            events, last_report, last_alert = polled
             for e in events:
                 yield e
             if not events:
