@@ -13,6 +13,7 @@ from kuzet.alerts import workflow
 from kuzet.alerts.vocabulary import ActionKind, Outcome
 from kuzet.audit import verify
 from kuzet.domain.errors import DomainError
+from kuzet.gateway.models import DeviceCommand
 from kuzet.store.models import AlertAction, AuditEntry
 
 from .factories import T0, alert, centre, person
@@ -53,14 +54,20 @@ def test_an_operator_claims_acknowledges_acts_and_closes_with_an_outcome(session
         assert a.status == "acknowledged" and a.acknowledged_at == T0 + timedelta(minutes=8)
         workflow.record_action(s, op, a.id, ActionKind.CALL_PERSON, "no answer", now=T0 + timedelta(minutes=9))
         located = workflow.record_action(s, op, a.id, "locate_now", now=T0 + timedelta(minutes=10))
-        assert located.detail["device"] == "DEV-A-1"
+        assert (located.detail["device"], located.detail["command"]) == ("DEV-A-1", "queued")
+        command = s.get(DeviceCommand, located.detail["command_id"])  # sent on the device's next connection
+        assert command is not None and (command.device_serial, command.kind) == ("DEV-A-1", "locate")
+        messaged = workflow.record_action(s, op, a.id, ActionKind.MESSAGE_DEVICE, "Call your officer now",
+                                          now=T0 + timedelta(minutes=10))
+        sent = s.get(DeviceCommand, messaged.detail["command_id"])
+        assert sent is not None and sent.payload == {"text": "Call your officer now"}
         workflow.record_action(s, op, a.id, ActionKind.VISIT, "patrol sent", now=T0 + timedelta(minutes=11))
         workflow.close_alert(s, op, a.id, Outcome.VIOLATION_CONFIRMED, "came home at 23:40",
                              now=T0 + timedelta(minutes=50))
         assert (a.status, a.outcome, a.outcome_note) == ("closed", "violation_confirmed", "came home at 23:40")
         kinds = [x.kind for x in s.execute(select(AlertAction).where(AlertAction.alert_id == a.id)
                                            .order_by(AlertAction.id)).scalars()]
-        assert kinds == ["claim", "acknowledge", "call_person", "locate_now", "visit", "close"]
+        assert kinds == ["claim", "acknowledge", "call_person", "locate_now", "message_device", "visit", "close"]
         with pytest.raises(DomainError, match="already closed"):
             workflow.record_action(s, op, a.id, ActionKind.VISIT)
         trail = s.execute(select(AuditEntry.action).where(AuditEntry.object_type == "alert",

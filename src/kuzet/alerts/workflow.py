@@ -281,7 +281,7 @@ def record_action(session: Session, principal: Principal, alert_id: int, kind: A
         alert.status = AlertStatus.CLAIMED if alert.status == AlertStatus.NEW else alert.status
     extra = dict(detail or {})
     if kind is ActionKind.LOCATE_NOW or kind is ActionKind.MESSAGE_DEVICE:
-        extra.update(_device_command(session, alert, kind, note))
+        extra.update(_device_command(session, alert, kind, note, at))
     if kind is ActionKind.INFORM_PROTECTED_PERSON:
         from .notifications import warn_protected_person
 
@@ -301,7 +301,8 @@ def device_of(session: Session, alert: AlertRecord) -> str | None:
                            .order_by(Assignment.id)).scalars().first()
 
 
-def _device_command(session: Session, alert: AlertRecord, kind: ActionKind, note: str) -> dict[str, Any]:
+def _device_command(session: Session, alert: AlertRecord, kind: ActionKind, note: str, at: datetime
+                    ) -> dict[str, Any]:
     serial = device_of(session, alert)
     if serial is None:
         return {"command": "not queued: no device fitted"}
@@ -313,7 +314,7 @@ def _device_command(session: Session, alert: AlertRecord, kind: ActionKind, note
     command_kind = "locate" if kind is ActionKind.LOCATE_NOW else "message"
     payload = None if kind is ActionKind.LOCATE_NOW else {"text": note[:160]}
     try:
-        queued = queue_command(session, serial, command_kind, payload)
+        queued = queue_command(session, serial, command_kind, payload, now=at)
     except (LookupError, ValueError) as exc:
         return {"device": serial, "command": f"not queued: {exc}"}
     command_id = getattr(queued, "id", queued)
