@@ -195,3 +195,30 @@ def test_a_missed_acknowledgement_is_mailed_to_the_next_level_of_the_tree(
     assert inbox.messages[0]["Subject"] == "[Kuzet] Escalated: Strap tamper — A-1"
     body = inbox.messages[0].get_content()
     assert "Escalation level 1: not acknowledged in time" in body and f"/ui/queue/{alert_id}" in body
+
+
+async def test_the_worker_escalates_and_delivers_on_its_own_clock(
+        sqlite_sessions: sessionmaker[Session], smtp: tuple[int, SmtpInbox]) -> None:
+    import asyncio
+
+    from kuzet.alerts.notifications import run_alert_worker
+
+    port, inbox = smtp
+    raised = T0 + timedelta(minutes=5)
+    with sqlite_sessions() as s, s.begin():
+        c = centre(s)
+        escalation.set_escalation_tree(s, c.principal("chief"), [LevelSpec(1, user_id=c.users["supervisor"].id)],
+                                       region_id=c.region.id)
+        a = alert(s, person(s, c, "A-1"), type="strap_tamper", severity="critical", target=None, raised_at=raised)
+        on_alert_raised(s, a.id, raised, transports=transports(port), send=False)
+    stop = asyncio.Event()
+    clock_now = raised + timedelta(minutes=6)
+    task = asyncio.create_task(run_alert_worker(sqlite_sessions, stop, clock=lambda: clock_now,
+                                                interval=timedelta(milliseconds=50), transports=transports(port)))
+    for _ in range(200):
+        if inbox.messages:
+            break
+        await asyncio.sleep(0.05)
+    stop.set()
+    await asyncio.wait_for(task, timeout=10)
+    assert [m["To"] for m in inbox.messages] == ["supervisor@ala.kz"]
