@@ -75,7 +75,7 @@ def observe(state: DeviceState, t: datetime, truth: tuple[float, float], moving:
         if state.drift_left == 0 and rng.random() < 0.002:
             state.drift_left = rng.randint(3, 8)
             state.drift_bearing = rng.uniform(0, 2 * math.pi)
-            state.drift_m = rng.uniform(60, 140)
+            state.drift_m = rng.uniform(40, 100)
         point = jitter(truth, error, rng.uniform(0, 2 * math.pi))
         if state.drift_left:
             state.drift_left -= 1
