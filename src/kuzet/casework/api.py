@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import Response
@@ -39,6 +40,14 @@ Lang = Annotated[str, Query(pattern="^(kk|ru|kk-ru)$")]
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+def _today(principal: Principal) -> date:
+    """Today in the caller's time zone (deadlines are calendar days where the officer works)."""
+    try:
+        return datetime.now(ZoneInfo(principal.timezone)).date()
+    except (ValueError, KeyError):
+        return datetime.now(ZoneInfo("Asia/Almaty")).date()
 
 
 def _json(row: Any, *names: str) -> dict[str, Any]:
@@ -117,7 +126,7 @@ def register(body: RegistrationIn, principal: Principal = Depends(writers),
 @router.get("/reminders")
 def reminders(today: date | None = None, principal: Principal = Depends(readers),
               session: Session = Depends(get_session)) -> list[dict[str, Any]]:
-    _, found = queries.caseload(session, principal, today=today or _now().date())
+    _, found = queries.caseload(session, principal, today=today or _today(principal))
     return [{"person_id": r.person_id, "kind": r.kind, "due_on": r.due_on, "message": r.message}
             for r in found.values()]
 
@@ -126,7 +135,7 @@ def reminders(today: date | None = None, principal: Principal = Depends(readers)
 def case_file(person_id: Id, today: date | None = None, principal: Principal = Depends(readers),
               session: Session = Depends(get_session)) -> dict[str, Any]:
     """The case file: orders, registration, appointments, violations and legal steps, programme, end."""
-    f = queries.case_file(session, principal, person_id, today=today or _now().date())
+    f = queries.case_file(session, principal, person_id, today=today or _today(principal))
     return {
         "person": {"id": f.person.id, "code": f.person.code, "name": f.person.display_name,
                    "category": f.person.category, "status": f.person.status, "officer_id": f.person.officer_id,
@@ -153,7 +162,7 @@ def case_file(person_id: Id, today: date | None = None, principal: Principal = D
 @router.get("/people/{person_id}/timeline")
 def person_timeline(person_id: Id, principal: Principal = Depends(readers),
                     session: Session = Depends(get_session)) -> list[dict[str, Any]]:
-    f = queries.case_file(session, principal, person_id, today=_now().date(), purpose="case timeline")
+    f = queries.case_file(session, principal, person_id, today=_today(principal), purpose="case timeline")
     return [{"at": e.at, "kind": e.kind, "summary": e.summary, "ref": e.ref} for e in queries.timeline(f)]
 
 
@@ -502,7 +511,7 @@ def need(person_id: Id, body: NeedIn, principal: Principal = Depends(writers),
          session: Session = Depends(get_session)) -> dict[str, Any]:
     queries.person_for_change(session, principal, person_id)
     row = programme.assess_need(session, principal.actor, person_id, body.area, assessment=body.assessment,
-                                assessed_on=body.assessed_on or _now().date())
+                                assessed_on=body.assessed_on or _today(principal))
     return _json(row, "person_id", "area", "assessment", "assessed_on")
 
 
@@ -627,7 +636,7 @@ def job_placement(vacancy_id: Id, body: JobPlacementIn, principal: Principal = D
 def partner_overview(year: int | None = None, principal: Principal = Depends(partners_only),
                      session: Session = Depends(get_session)) -> dict[str, Any]:
     """A partner's own goals, actions, job placements, quotas and forced labour; never a location."""
-    view = queries.partner_view(session, principal, year=year or _now().year)
+    view = queries.partner_view(session, principal, year=year or _today(principal).year)
     return {
         "partner": _json(view.partner, "kind", "name", "services"),
         "goals": [{"goal_id": g.goal_id, "person_code": g.person_code, "person_name": g.person_name, "area": g.area,

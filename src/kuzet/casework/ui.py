@@ -12,6 +12,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated
 from urllib.parse import quote
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Form, Path, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -42,6 +43,14 @@ add_nav_item(NavItem("/ui/partner", "Assistance programmes", frozenset({Role.PAR
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+def _today(principal: Principal) -> date:
+    """Today in the caller's time zone (deadlines are calendar days where the officer works)."""
+    try:
+        return datetime.now(ZoneInfo(principal.timezone)).date()
+    except (ValueError, KeyError):
+        return datetime.now(ZoneInfo("Asia/Almaty")).date()
 
 
 def _q(text: str) -> str:
@@ -77,7 +86,7 @@ def _local(text: str, principal: Principal) -> datetime:
 @router.get("/ui/casework", response_class=HTMLResponse)
 def caseload_page(request: Request, principal: Principal = Depends(readers),
                   session: Session = Depends(get_session)) -> Response:
-    today = _now().date()
+    today = _today(principal)
     people, reminders = queries.caseload(session, principal, today=today)
     upcoming = queries.calendar(session, principal, _now() - timedelta(days=1), _now() + timedelta(days=14))
     return render(request, "casework/caseload.html", {
@@ -112,7 +121,7 @@ async def register_submit(request: Request, principal: Principal = Depends(write
                        article=form.get("article", ""), start_date=_day(form.get("start_date", "")),
                        end_date=_day(form.get("end_date", "")), conditions=_lines(form.get("conditions", "")),
                        obligations=_lines(form.get("obligations", ""))),
-            released_on=_day(form.get("released_on", "")) or _now().date(), risk_notes=form.get("risk_notes", ""))
+            released_on=_day(form.get("released_on", "")) or _today(principal), risk_notes=form.get("risk_notes", ""))
     except DomainError as exc:
         session.rollback()
         return render(request, "casework/register.html", {
@@ -124,7 +133,7 @@ async def register_submit(request: Request, principal: Principal = Depends(write
 @router.get("/ui/casework/people/{person_id}", response_class=HTMLResponse)
 def case_page(request: Request, person_id: Id, principal: Principal = Depends(readers),
               session: Session = Depends(get_session)) -> Response:
-    file = queries.case_file(session, principal, person_id, today=_now().date())
+    file = queries.case_file(session, principal, person_id, today=_today(principal))
     return render(request, "casework/person.html", {
         "f": file, "timeline": queries.timeline(file), "error": request.query_params.get("error"),
         "can_write": principal.role in CASE_WRITERS, "ngos": programme.list_partners(session),
@@ -279,7 +288,7 @@ async def partner_create(request: Request, principal: Principal = Depends(partne
 @router.get("/ui/partner", response_class=HTMLResponse)
 def partner_page(request: Request, principal: Principal = Depends(partners_only),
                  session: Session = Depends(get_session)) -> Response:
-    view = queries.partner_view(session, principal, year=_now().year)
+    view = queries.partner_view(session, principal, year=_today(principal).year)
     return render(request, "casework/partner.html", {"view": view, "error": request.query_params.get("error")})
 
 
@@ -288,7 +297,7 @@ def partner_action_outcome(action_id: Id, outcome: str = Form(""), principal: Pr
                            session: Session = Depends(get_session)) -> Response:
     queries.action_for(session, principal, action_id)
     try:
-        programme.record_action_outcome(session, principal.actor, action_id, done_on=_now().date(), outcome=outcome)
+        programme.record_action_outcome(session, principal.actor, action_id, done_on=_today(principal), outcome=outcome)
     except DomainError as exc:
         session.rollback()
         return _back("/ui/partner", exc)
