@@ -15,7 +15,8 @@ WEB = Path(i18n.__file__).resolve().parents[1] / "web"
 LITERAL = re.compile(r"""_\(("|')([^"']+?)\1\)""")
 MESSAGES_IN_CODE = ["Wrong username or password.", "Too many failed attempts: the account is locked for a while.",
                     "Enter the code from your authenticator app.", "Wrong code from the authenticator app.",
-                    "Two-factor sign-in is on.", "The new password is too short.", "Password changed."]
+                    "Two-factor sign-in is on.", "The new password is too short.", "Password changed.",
+                    "You may not see this page.", "Not found.", "Error"]
 
 
 def ui_messages() -> set[str]:

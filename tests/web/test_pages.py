@@ -144,3 +144,14 @@ def test_an_officer_records_a_variation_of_the_order_from_the_persons_page(app: 
                                                                                    "do not leave Almaty"]
     assert _login(app, "operator_n").post(f"/ui/people/{pid}/orders", data={
         "category": "parole", "variation": "x"}).status_code == 403
+
+
+def test_a_browser_gets_a_readable_page_for_forbidden_and_unknown_records(app: FastAPI, world: World) -> None:
+    c = _login(app, "officer_n1")
+    html = {"accept": "text/html"}
+    r = c.get(f"/ui/people/{world.people['S-A']}", headers=html)
+    assert r.status_code == 404 and 'data-testid="error-page"' in r.text
+    r = _login(app, "partner").get("/ui/map", headers=html)
+    assert r.status_code == 403 and 'data-testid="error-page"' in r.text
+    foreign = world.people["S-A"]
+    assert c.get(f"/api/v1/people/{foreign}").json() == {"detail": f"person {foreign} not found"}

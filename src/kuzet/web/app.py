@@ -90,18 +90,31 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     def root() -> RedirectResponse:
         return RedirectResponse("/ui/", status_code=303)
 
+    def error_page(request: Request, status_code: int, detail: str) -> Response:
+        from .rendering import render
+
+        titles = {403: "You may not see this page.", 404: "Not found."}
+        return render(request, "error.html", {"status": status_code, "detail": detail,
+                                              "title": titles.get(status_code, "Error")}, status_code=status_code)
+
     @app.exception_handler(HTTPException)
     async def _http_error(request: Request, exc: HTTPException) -> Response:
         if exc.status_code == 401 and _wants_html(request):
             return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
+        if exc.status_code in (403, 404) and _wants_html(request):
+            return error_page(request, exc.status_code, str(exc.detail))
         return await http_exception_handler(request, exc)
 
     @app.exception_handler(AccessDenied)
     async def _denied(request: Request, exc: AccessDenied) -> Response:
+        if _wants_html(request):
+            return error_page(request, 403, str(exc))
         return JSONResponse({"detail": str(exc)}, status_code=403)
 
     @app.exception_handler(NotVisible)
     async def _not_visible(request: Request, exc: NotVisible) -> Response:
+        if _wants_html(request):
+            return error_page(request, 404, str(exc))
         return JSONResponse({"detail": str(exc)}, status_code=404)
 
     @app.exception_handler(DomainError)
