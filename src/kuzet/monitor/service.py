@@ -146,7 +146,7 @@ class Monitor:
 
     def __init__(self, sessions: sessionmaker[Session], journal: Journal, *, name: str = "embedded",
                  partitions: Sequence[int] | None = None, batch: int = 2000,
-                 checkpoint_every: timedelta = timedelta(seconds=1), plan_refresh: timedelta = timedelta(seconds=5),
+                 checkpoint_every: timedelta = timedelta(seconds=30), plan_refresh: timedelta = timedelta(seconds=5),
                  timer_lag: timedelta = timedelta(seconds=1), clock: Clock = wall_clock,
                  engine_type: Any = None) -> None:
         self.sessions = sessions
@@ -166,6 +166,7 @@ class Monitor:
         self._checkpoint_offsets: dict[str, int] = {}
         self._snapshot: bytes | None = None
         self._last_checkpoint = 0.0
+        self._snapshot_s = 0.0
         self._last_plan_check = 0.0
         self._last_now: datetime | None = None
         self._reader: JournalReader | None = None
@@ -232,9 +233,11 @@ class Monitor:
                 changes += self.engine.on_time(self._now_for(timer_now))
             episodes = [c.episode for c in changes]
             written = upsert_alerts(session, episodes, view.subject_owner)
-            checkpoint = time.monotonic() - self._last_checkpoint >= self.checkpoint_every
+            checkpoint = self._checkpoint_due()
             if checkpoint:
+                began = time.perf_counter()
                 snapshot = self.engine.snapshot()
+                self._snapshot_s = time.perf_counter() - began
                 row = session.get(MonitorCheckpoint, self.name)
                 if row is None:
                     session.add(MonitorCheckpoint(name=self.name, offsets=dict(self.offsets), snapshot=snapshot,
@@ -258,6 +261,11 @@ class Monitor:
             self._last_checkpoint = time.monotonic()
             self.stats.checkpoints += 1
         return checkpoint
+
+    def _checkpoint_due(self) -> bool:
+        # A snapshot costs CPU in proportion to the engine's state: keep that under ~5% of the time.
+        interval = max(self.checkpoint_every, 20 * self._snapshot_s)
+        return time.monotonic() - self._last_checkpoint >= interval
 
     def _refresh_plan(self) -> bool:
         assert self.view is not None
@@ -328,8 +336,7 @@ class Monitor:
                 deadline = self.engine.next_deadline()
                 if deadline is not None and deadline <= now:
                     await self._guarded((), now)
-                elif time.monotonic() - self._last_checkpoint >= self.checkpoint_every and \
-                        self.offsets != self._checkpoint_offsets:
+                elif self._checkpoint_due() and self.offsets != self._checkpoint_offsets:
                     await self._guarded((), None)
                 if time.monotonic() - self._last_plan_check >= self.plan_refresh:
                     self._last_plan_check = time.monotonic()

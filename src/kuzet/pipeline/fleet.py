@@ -33,9 +33,38 @@ class Speaker(Protocol):
     async def acknowledged(self, reader: asyncio.StreamReader, count: int) -> bool: ...
 
 
+class TeltonikaSpeaker:
+    """Teltonika Codec 8 over TCP with the gateway's encoders: IMEI login, AVL frames, 4-byte record count ACK."""
+
+    name = "teltonika"
+
+    async def login(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, device: str) -> None:
+        from kuzet.gateway.codecs import teltonika
+
+        writer.write(teltonika.encode_login(device))
+        await writer.drain()
+        if await reader.readexactly(1) != teltonika.LOGIN_ACCEPT:
+            raise ConnectionError(f"the gateway refused device {device}")
+
+    def frame(self, device: str, reports: Sequence[DeviceReport]) -> bytes:
+        from kuzet.gateway.codecs import teltonika
+
+        return teltonika.encode_avl(reports)
+
+    async def acknowledged(self, reader: asyncio.StreamReader, count: int) -> bool:
+        from kuzet.gateway.codecs import teltonika
+
+        return teltonika.decode_ack(await reader.readexactly(4)) == count
+
+
+def report_key(report: DeviceReport) -> tuple[str, float]:
+    """What identifies a report across the wire for checks: device and fix time (Teltonika has no ``seq``)."""
+    return (report.device, round(report.time.timestamp(), 3))
+
+
 @dataclass
 class FleetResult:
-    acknowledged: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
+    acknowledged: dict[str, list[tuple[str, float]]] = field(default_factory=lambda: defaultdict(list))
     frames: int = 0
     refused: int = 0
     reconnects: int = 0
@@ -111,7 +140,7 @@ class DeviceLink:
             self.result.ack_latencies.append(time.perf_counter() - sent)
             for _ in batch:
                 report = self.buffer.popleft()
-                self.result.acknowledged[self.device].append(report.seq if report.seq is not None else -1)
+                self.result.acknowledged[self.device].append(report_key(report))
         await self._drop()
 
 

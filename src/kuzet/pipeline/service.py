@@ -147,7 +147,8 @@ async def run_pipeline(settings: Settings, options: PipelineOptions, stop: async
         if monitor is not None:
             await asyncio.wait([asyncio.create_task(monitor.ready.wait()), asyncio.create_task(stop.wait())],
                                return_when=asyncio.FIRST_COMPLETED)
-        announce("ready", pid=os.getpid(), web=options.web, gateway=options.gateway, monitor=options.monitor,
+        announce("ready", pid=os.getpid(), web=options.web, monitor=options.monitor,
+                 gateway=dict(gateway.ports) if gateway is not None else None,
                  journal=settings.journal_url.split("://")[0], partitions=options.partitions)
         await stop.wait()
     finally:
