@@ -113,3 +113,30 @@ def test_the_handover_and_its_notes(client: TestClient, world: World) -> None:
     assert {a["region_id"] for a in h["open"]} <= {world.regions["N"]}
     other = client.get("/api/v1/alerts/workflow/handover", headers=world.auth("operator_s")).json()
     assert all(n["note"] != "N-B: officer visiting at 08:00" for n in other["notes"])
+
+
+def test_a_supervisor_sets_targets_tree_and_recipients_on_the_settings_page(
+        client: TestClient, world: World, factory: sessionmaker[Session]) -> None:
+    from kuzet.alerts.escalation import escalation_tree, response_target
+
+    sup = world.auth("supervisor_n1")
+    assert client.get("/ui/alert-settings", headers=sup).status_code == 200
+    r = client.post("/ui/alert-settings/targets", data={"severity": "critical", "acknowledge_min": "3",
+                                                        "close_min": "45"}, headers=sup, follow_redirects=False)
+    assert r.status_code == 303 and "error" not in r.headers["location"]
+    r = client.post("/ui/alert-settings/tree", data={"levels": "1 @supervisor_n1\n2 supervisor"}, headers=sup,
+                    follow_redirects=False)
+    assert "error" not in r.headers["location"]
+    bad = client.post("/ui/alert-settings/tree", data={"levels": "1 @nobody"}, headers=sup, follow_redirects=False)
+    assert "error=" in bad.headers["location"]
+    client.post("/ui/alert-settings/subscriptions", data={"channel": "email", "address": "duty@north.kz",
+                                                         "min_severity": "high"}, headers=sup)
+    page = client.get("/ui/alert-settings", headers=sup).text
+    assert "duty@north.kz" in page
+    with factory() as s:
+        target = response_target(s, "critical", world.regions["N"])
+        assert target.acknowledge_within == timedelta(minutes=3) and target.close_within == timedelta(minutes=45)
+        tree = escalation_tree(s, world.regions["N"], None)
+        assert [(t.level, t.user_id, t.role) for t in tree] == [(1, world.user_ids["supervisor_n1"], None),
+                                                                (2, None, "supervisor")]
+    assert client.get("/ui/alert-settings", headers=world.auth("operator_n")).status_code == 403

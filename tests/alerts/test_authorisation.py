@@ -45,6 +45,10 @@ TABLE: dict[tuple[str, str], set[str]] = {
     ("POST", "/ui/handover"): WORKERS,
     ("GET", "/ui/people/{person_id}/absences"): GRANTERS,
     ("POST", "/ui/people/{person_id}/absences"): GRANTERS,
+    ("GET", "/ui/alert-settings"): CONFIG,
+    ("POST", "/ui/alert-settings/targets"): CONFIG,
+    ("POST", "/ui/alert-settings/tree"): CONFIG,
+    ("POST", "/ui/alert-settings/subscriptions"): CONFIG,
 }
 
 

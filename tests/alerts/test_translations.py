@@ -21,8 +21,9 @@ def msgids() -> set[str]:
              for m in LITERAL.finditer(path.read_text())}
     found |= {m.group(1) or m.group(2) for m in TEXT.finditer(NOTIFICATIONS.read_text())}
     found = {m for m in found if not m.endswith(":")}
-    found |= {"Queue", "Handover", "Warning: the person you are protected from may be near you. Go to a safe place. "
-                                   "Police are being informed."}
+    found |= {"Queue", "Handover", "Alert settings",
+              "Warning: the person you are protected from may be near you. Go to a safe place. "
+              "Police are being informed."}
     found |= {f"outcome:{o.value}" for o in Outcome} | {f"alert-action:{k.value}" for k in ActionKind}
     found |= {f"alert-action:{k}" for k in ("claim", "acknowledge", "close", "escalate")}
     found |= {f"alert-action:casework_{s.value}" for s in CaseworkStep} | {f"casework:{s.value}" for s in CaseworkStep}

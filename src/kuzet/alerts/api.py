@@ -40,6 +40,7 @@ AlertId = Annotated[int, Path(ge=1, le=ID_MAX)]
 _WORKER_SET = frozenset(WORKER_ROLES)
 add_nav_item(NavItem("/ui/queue", "Queue", _WORKER_SET))
 add_nav_item(NavItem("/ui/handover", "Handover", _WORKER_SET))
+add_nav_item(NavItem("/ui/alert-settings", "Alert settings", frozenset(CONFIG_ROLES)))
 
 
 def _now() -> datetime:
@@ -423,6 +424,76 @@ def ui_grant_absence(request: Request, person_id: Annotated[int, Path(ge=1, le=I
         return RedirectResponse(f"/ui/people/{person_id}/absences?error={quote(exc.message[:300])}",
                                 status_code=303)
     return RedirectResponse(f"/ui/people/{person_id}/absences", status_code=303)
+
+
+@router.get("/ui/alert-settings", response_class=HTMLResponse)
+def ui_settings(request: Request, error: Annotated[str, Query(max_length=300)] = "",
+                principal: Principal = Depends(configurers), session: Session = Depends(get_session)) -> Response:
+    """Response targets, the escalation tree and the subscriptions of the caller's region."""
+    region_id = principal.region_id
+    targets = {sev.value: escalation_svc.response_target(session, sev.value, region_id)
+               for sev in sorted(Severity, key=lambda x: -x.rank)}
+    tree = escalation_svc.escalation_tree(session, region_id, None)
+    return render(request, "alert_settings.html", {
+        "targets": targets, "tree": tree, "error": error, "region_id": region_id,
+        "subscriptions": notify_svc.list_subscriptions(session, region_id),
+        "roles": [r.value for r in (Role.OPERATOR, Role.SUPERVISOR, Role.OFFICER, Role.ADMINISTRATOR)]})
+
+
+def _settings_back(error: str = "") -> RedirectResponse:
+    return RedirectResponse("/ui/alert-settings" + (f"?error={quote(error[:300])}" if error else ""),
+                            status_code=303)
+
+
+@router.post("/ui/alert-settings/targets")
+def ui_set_target(severity: str = Form(...), acknowledge_min: float = Form(...), close_min: str = Form(""),
+                  principal: Principal = Depends(configurers), session: Session = Depends(get_session)) -> Response:
+    try:
+        escalation_svc.set_response_target(
+            session, principal, severity, acknowledge_within=timedelta(minutes=acknowledge_min),
+            close_within=timedelta(minutes=float(close_min)) if close_min.strip() else None,
+            region_id=principal.region_id)
+    except (DomainError, ValueError) as exc:
+        return _settings_back(str(exc))
+    return _settings_back()
+
+
+@router.post("/ui/alert-settings/tree")
+def ui_set_tree(levels: str = Form(""), principal: Principal = Depends(configurers),
+                session: Session = Depends(get_session)) -> Response:
+    """One level a line: ``1 supervisor`` (a role) or ``2 @username`` (a user)."""
+    from kuzet.auth.service import find_user
+
+    specs = []
+    try:
+        for line in levels.splitlines():
+            if not line.strip():
+                continue
+            number, _, who = line.strip().partition(" ")
+            who = who.strip()
+            if who.startswith("@"):
+                user = find_user(session, who[1:])
+                if user is None:
+                    raise DomainError(f"no user {who[1:]!r}", field="levels")
+                specs.append(escalation_svc.LevelSpec(int(number), user_id=user.id))
+            else:
+                specs.append(escalation_svc.LevelSpec(int(number), role=Role(who)))
+        escalation_svc.set_escalation_tree(session, principal, specs, region_id=principal.region_id)
+    except (DomainError, ValueError) as exc:
+        return _settings_back(str(exc))
+    return _settings_back()
+
+
+@router.post("/ui/alert-settings/subscriptions")
+def ui_subscribe(channel: str = Form(...), address: str = Form(...), min_severity: str = Form("low"),
+                 name: str = Form(""), principal: Principal = Depends(configurers),
+                 session: Session = Depends(get_session)) -> Response:
+    try:
+        notify_svc.subscribe(session, channel=channel, address=address[:500], name=name[:200],
+                             region_id=principal.region_id, min_severity=min_severity)
+    except DomainError as exc:
+        return _settings_back(exc.message)
+    return _settings_back()
 
 
 def _local_input(value: str, tz: Any, field: str) -> datetime:

@@ -429,6 +429,14 @@ def subscribe(session: Session, *, channel: Channel | str, address: str, name: s
     return row
 
 
+def list_subscriptions(session: Session, region_id: int | None) -> list[Subscription]:
+    """Subscriptions that apply to a region (its own and the national ones); all with ``region_id=None``."""
+    stmt = select(Subscription).order_by(Subscription.id)
+    if region_id is not None:
+        stmt = stmt.where(or_(Subscription.region_id == region_id, Subscription.region_id.is_(None)))
+    return list(session.execute(stmt).scalars())
+
+
 def delivery_log(session: Session, *, alert_id: int | None = None, limit: int = 200) -> list[Delivery]:
     stmt = select(Delivery).order_by(Delivery.id.desc()).limit(limit)
     if alert_id is not None:
