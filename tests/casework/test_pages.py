@@ -15,6 +15,8 @@ from kuzet.casework.vocabulary import (
     AbsenceReason,
     AppointmentKind,
     AppointmentOutcome,
+    DecisionOutcome,
+    EndReason,
     GoalStatus,
     NeedArea,
     PartnerKind,
@@ -45,6 +47,8 @@ def msgids() -> set[str]:
     found |= {f"person:{s}" for s in ("active", "suspended", "ended")}
     found |= {f"reminder:{k}" for k in ("register_by", "registration_overdue", "start_search")}
     found |= {f"timeline:{k}" for k in TIMELINE}
+    found |= {f"decision:{d.value}" for d in DecisionOutcome} | {f"end:{r.value}" for r in EndReason}
+    found |= {f"submission-status:{s}" for s in ("draft", "submitted", "decided")}
     return found
 
 
@@ -86,8 +90,21 @@ def test_an_officer_registers_and_works_a_case_through_the_pages(app: FastAPI, w
     violation = int(re.search(r"/ui/casework/violations/(\d+)/warning", r.text).group(1))  # type: ignore[union-attr]
     r = c.post(f"/ui/casework/violations/{violation}/warning", follow_redirects=True)
     assert "WW-2026-" in r.text and "warning-pdf" in r.text
+    r = c.post(f"/ui/casework/violations/{violation}/submission", data={"kind": "replace_sentence"},
+               follow_redirects=True)
+    submission = int(re.search(r"/ui/casework/submissions/(\d+)/filing", r.text).group(1))  # type: ignore[union-attr]
+    r = c.post(f"/ui/casework/submissions/{submission}/filing", follow_redirects=True)
+    assert "decision-form" in r.text
+    r = c.post(f"/ui/casework/submissions/{submission}/decision", data={"outcome": "extended", "decided_on": ""},
+               follow_redirects=True)
+    assert "extension" in r.text and "error" in r.text  # the months are missing
+    r = c.post(f"/ui/casework/submissions/{submission}/decision",
+               data={"outcome": "extended", "decided_on": "", "extension_months": "2"}, follow_redirects=True)
+    assert "2028-01-26" in r.text and "decision-form" not in r.text
     r = c.post(f"{page}/goals", data={"area": "legal", "text": ""}, follow_redirects=True)
     assert r.status_code == 200 and "describe the goal" in r.text
+    r = c.post(f"{page}/end", data={"reason": "early_release"}, follow_redirects=True)
+    assert 'data-testid="ended"' in r.text and "early release" in r.text
     other = _login(app, "officer_n1b")
     assert other.get(page).status_code == 404
     assert other.post(f"{page}/check-in", data={}).status_code == 404

@@ -24,10 +24,18 @@ from kuzet.web.deps import Principal, get_session, require_roles
 from kuzet.web.rendering import NavItem, add_nav_item, render
 from kuzet.web.services.people import PersonInput
 
-from . import enforcement, programme, queries, registration, supervision
+from . import ending, enforcement, programme, queries, registration, supervision
 from .orders import OrderTerms
 from .queries import CASE_READERS, CASE_WRITERS, PARTNER_ADMINS
-from .vocabulary import AbsenceReason, AppointmentKind, AppointmentOutcome, NeedArea, SubmissionKind
+from .vocabulary import (
+    AbsenceReason,
+    AppointmentKind,
+    AppointmentOutcome,
+    DecisionOutcome,
+    EndReason,
+    NeedArea,
+    SubmissionKind,
+)
 
 ID_MAX = 2**31 - 1
 router = APIRouter(include_in_schema=False)
@@ -139,7 +147,8 @@ def case_page(request: Request, person_id: Id, principal: Principal = Depends(re
         "can_write": principal.role in CASE_WRITERS, "ngos": programme.list_partners(session),
         "areas": [a.value for a in NeedArea], "outcomes": [o.value for o in AppointmentOutcome],
         "reasons": [r.value for r in AbsenceReason], "kinds": [k.value for k in AppointmentKind],
-        "submission_kinds": [k.value for k in SubmissionKind],
+        "submission_kinds": [k.value for k in SubmissionKind], "decisions": [d.value for d in DecisionOutcome],
+        "end_reasons": [r.value for r in EndReason], "today": _today(principal),
         "warned": {w.violation_id: w for w in file.warnings},
         "submitted": {s.violation_id: s for s in file.submissions}})
 
@@ -231,6 +240,46 @@ def submission(violation_id: Id, kind: str = Form("replace_sentence"), grounds: 
     person_id = queries.violation_for(session, principal, violation_id).person_id
     try:
         enforcement.submit_to_court(session, principal.actor, violation_id, kind=kind, grounds=grounds)
+    except DomainError as exc:
+        session.rollback()
+        return _back(_case(person_id), exc)
+    return _back(_case(person_id))
+
+
+@router.post("/ui/casework/submissions/{submission_id}/filing", response_class=HTMLResponse)
+def filing(submission_id: Id, principal: Principal = Depends(writers),
+           session: Session = Depends(get_session)) -> Response:
+    person_id = queries.submission_for(session, principal, submission_id, write=True).person_id
+    try:
+        enforcement.file_submission(session, principal.actor, submission_id)
+    except DomainError as exc:
+        session.rollback()
+        return _back(_case(person_id), exc)
+    return _back(_case(person_id))
+
+
+@router.post("/ui/casework/submissions/{submission_id}/decision", response_class=HTMLResponse)
+def decision(submission_id: Id, outcome: str = Form(...), decided_on: str = Form(""),
+             extension_months: str = Form(""), obligations: str = Form(""), note: str = Form(""),
+             principal: Principal = Depends(writers), session: Session = Depends(get_session)) -> Response:
+    person_id = queries.submission_for(session, principal, submission_id, write=True).person_id
+    try:
+        enforcement.record_court_decision(
+            session, principal.actor, submission_id, outcome, decided_on=_day(decided_on) or _today(principal),
+            note=note, extension_months=int(extension_months) if extension_months.strip().isdigit() else None,
+            obligations=_lines(obligations))
+    except DomainError as exc:
+        session.rollback()
+        return _back(_case(person_id), exc)
+    return _back(_case(person_id))
+
+
+@router.post("/ui/casework/people/{person_id}/end", response_class=HTMLResponse)
+def end(person_id: Id, reason: str = Form(...), note: str = Form(""), principal: Principal = Depends(writers),
+        session: Session = Depends(get_session)) -> Response:
+    queries.person_for_change(session, principal, person_id)
+    try:
+        ending.end_supervision(session, principal.actor, person_id, reason, at=_now(), note=note)
     except DomainError as exc:
         session.rollback()
         return _back(_case(person_id), exc)
