@@ -38,22 +38,28 @@ class Target:
     close_within: timedelta | None
 
 
+class TargetBook:
+    """Every configured target, loaded once: the target of each (severity, region) without a query each."""
+
+    def __init__(self, session: Session) -> None:
+        self._rows = {(r.region_id, r.severity): r for r in session.execute(select(ResponseTarget)).scalars()}
+
+    def get(self, severity: str, region_id: int | None) -> Target:
+        row = self._rows.get((region_id, severity)) if region_id is not None else None
+        row = row or self._rows.get((None, severity))
+        if row is not None:
+            return Target(timedelta(seconds=row.acknowledge_within_s),
+                          None if row.close_within_s is None else timedelta(seconds=row.close_within_s))
+        try:
+            ack, close = DEFAULT_TARGETS[Severity(severity)]
+        except ValueError:
+            ack, close = DEFAULT_TARGETS[Severity.HIGH]
+        return Target(ack, close)
+
+
 def response_target(session: Session, severity: str, region_id: int | None) -> Target:
     """The region's own target for ``severity``, else the national one, else the built-in default."""
-    rows = session.execute(select(ResponseTarget).where(
-        ResponseTarget.severity == severity,
-        or_(ResponseTarget.region_id == region_id, ResponseTarget.region_id.is_(None)))).scalars().all()
-    own = [r for r in rows if r.region_id is not None and r.region_id == region_id]
-    national = [r for r in rows if r.region_id is None]
-    chosen = own[0] if own else national[0] if national else None
-    if chosen is not None:
-        return Target(timedelta(seconds=chosen.acknowledge_within_s),
-                      None if chosen.close_within_s is None else timedelta(seconds=chosen.close_within_s))
-    try:
-        ack, close = DEFAULT_TARGETS[Severity(severity)]
-    except ValueError:
-        ack, close = DEFAULT_TARGETS[Severity.HIGH]
-    return Target(ack, close)
+    return TargetBook(session).get(severity, region_id)
 
 
 def set_response_target(session: Session, principal: Principal, severity: Severity | str, *,
@@ -93,8 +99,9 @@ def _check_config(principal: Principal, region_id: int | None) -> None:
         raise AccessDenied("a supervisor may configure their own region only")
 
 
-def acknowledge_due(session: Session, alert: AlertRecord) -> datetime:
-    return alert.raised_at + response_target(session, alert.severity, alert.region_id).acknowledge_within
+def acknowledge_due(session: Session, alert: AlertRecord, book: TargetBook | None = None) -> datetime:
+    book = book or TargetBook(session)
+    return alert.raised_at + book.get(alert.severity, alert.region_id).acknowledge_within
 
 
 def close_due(session: Session, alert: AlertRecord) -> datetime | None:
@@ -203,8 +210,9 @@ def run_escalations(session: Session, now: datetime, *, transports: Transports |
     done = {(alert_id, reason, level) for alert_id, reason, level in session.execute(
         select(EscalationEvent.alert_id, EscalationEvent.reason, EscalationEvent.level)
         .where(EscalationEvent.alert_id.in_([a.id for a in alerts])))} if alerts else set()
+    book = TargetBook(session)
     for alert in alerts:
-        target = response_target(session, alert.severity, alert.region_id)
+        target = book.get(alert.severity, alert.region_id)
         steps: list[tuple[EscalationReason, int, datetime]] = []
         if alert.acknowledged_at is None:
             missed = _missed_levels(alert.raised_at, target.acknowledge_within, now)
@@ -279,7 +287,8 @@ def handover_view(session: Session, principal: Principal, now: datetime, *,
     scope = alerts_scope(principal)
     open_alerts = list(session.execute(select(AlertRecord).where(scope, AlertRecord.status.in_(OPEN_STATUSES))
                                        .order_by(AlertRecord.raised_at)).scalars())
-    overdue = [a for a in open_alerts if a.acknowledged_at is None and now >= acknowledge_due(session, a)]
+    book = TargetBook(session)
+    overdue = [a for a in open_alerts if a.acknowledged_at is None and now >= acknowledge_due(session, a, book)]
     closed = list(session.execute(select(AlertRecord).where(scope, AlertRecord.closed_at >= start,
                                                             AlertRecord.closed_at <= now)
                                   .order_by(AlertRecord.closed_at)).scalars())

@@ -162,7 +162,7 @@ class QueueItem:
 def alert_queue(session: Session, principal: Principal, now: datetime | None = None, *,
                 region_id: int | None = None, limit: int = 500) -> list[QueueItem]:
     """Open alerts in the caller's scope (optionally one region), most severe first, then oldest first."""
-    from .escalation import acknowledge_due  # the escalation module imports this one
+    from .escalation import TargetBook, acknowledge_due  # the escalation module imports this one
 
     _check_worker(principal)
     at = _utc(now)
@@ -188,8 +188,9 @@ def alert_queue(session: Session, principal: Principal, now: datetime | None = N
     names = _person_names(session, {a.person_id for a in alerts if a.person_id is not None})
     users = _usernames(session, {a.assignee_id for a in alerts if a.assignee_id is not None})
     items = []
+    book = TargetBook(session)
     for a in alerts:
-        due = acknowledge_due(session, a)
+        due = acknowledge_due(session, a, book)
         items.append(QueueItem(a, names.get(a.person_id or -1, a.subject_code), links.get(a.id),
                                sizes.get(links.get(a.id, -1), 1), due,
                                a.acknowledged_at is None and at >= due, levels.get(a.id, 0),
