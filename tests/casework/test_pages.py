@@ -4,13 +4,21 @@ every text is translated into Kazakh, Russian and English."""
 from __future__ import annotations
 
 import re
+from datetime import date
 from pathlib import Path
 
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session, sessionmaker
 
 from kuzet import i18n
+from kuzet.audit import SYSTEM
+from kuzet.auth.service import create_user, principal_for
+from kuzet.casework.orders import OrderTerms
+from kuzet.casework.programme import create_partner
+from kuzet.casework.registration import register_person
+from kuzet.casework.supervision import place_for_labour
 from kuzet.casework.vocabulary import (
     AbsenceReason,
     AppointmentKind,
@@ -25,7 +33,9 @@ from kuzet.casework.vocabulary import (
     ViolationSource,
     ViolationStatus,
 )
-from kuzet.domain.enums import Category
+from kuzet.domain.enums import Category, Role
+from kuzet.store.models import User
+from kuzet.web.services.people import PersonInput
 from tests.web.world import PASSWORD, World
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "src" / "kuzet" / "casework" / "templates" / "casework"
@@ -126,3 +136,28 @@ def test_roles_without_case_files_get_no_casework_pages(app: FastAPI, world: Wor
     c = _login(app, user)
     for path in ["/ui/casework", f"/ui/casework/people/{world.people['N-A']}", "/ui/casework/register"]:
         assert c.get(path).status_code == 403, (user, path)
+
+
+def test_the_akimat_records_forced_labour_on_its_page_within_the_daily_cap(
+        app: FastAPI, world: World, factory: sessionmaker[Session]) -> None:
+    with factory() as s, s.begin():
+        akimat = create_partner(s, SYSTEM, "akimat", "Akimat of Almaty", region_id=world.regions["N"])
+        create_user(s, "akimat_ui", PASSWORD, Role.PARTNER, partner_id=akimat.id)
+        officer = s.get(User, world.user_ids["officer_n1"])
+        assert officer is not None
+        reg = register_person(s, principal_for(officer),
+                              PersonInput(code="RF-1", category="restricted_freedom", unit_id=world.units["N1"],
+                                          home_lat=43.2567, home_lon=76.9286),
+                              OrderTerms(category="restricted_freedom"), released_on=date(2026, 11, 2))
+        placement = place_for_labour(s, SYSTEM, reg.person_id, akimat.id, starts_on=date(2026, 11, 2), site="park")
+        placement_id = placement.id
+    c = _login(app, "akimat_ui")
+    page = c.get("/ui/partner")
+    assert page.status_code == 200 and "park" in page.text and "RF-1" in page.text
+    assert "43.2" not in page.text and "76.9" not in page.text  # no coordinates of the person's home
+    r = c.post(f"/ui/partner/labour/{placement_id}/hours", data={"worked_on": "2026-11-03", "hours": "3"},
+               follow_redirects=True)
+    assert r.status_code == 200 and "<td>3.0</td>" in r.text
+    r = c.post(f"/ui/partner/labour/{placement_id}/hours", data={"worked_on": "2026-11-03", "hours": "2"},
+               follow_redirects=True)
+    assert "at most 4 hours a day" in r.text

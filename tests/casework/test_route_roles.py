@@ -14,7 +14,7 @@ from tests.web.world import World
 
 PARTNER_ROUTES = {"/api/v1/casework/partner/overview", "/api/v1/casework/actions/{action_id}/outcome",
                   "/api/v1/casework/labour-placements/{placement_id}/hours", "/ui/partner",
-                  "/ui/partner/actions/{action_id}/outcome"}
+                  "/ui/partner/actions/{action_id}/outcome", "/ui/partner/labour/{placement_id}/hours"}
 
 
 def casework_routes(app: FastAPI) -> list[tuple[str, str]]:

@@ -351,3 +351,22 @@ def partner_action_outcome(action_id: Id, outcome: str = Form(""), principal: Pr
         session.rollback()
         return _back("/ui/partner", exc)
     return _back("/ui/partner")
+
+
+@router.post("/ui/partner/labour/{placement_id}/hours", response_class=HTMLResponse)
+def partner_labour_hours(placement_id: Id, worked_on: str = Form(""), hours: str = Form(""),
+                         principal: Principal = Depends(partners_only),
+                         session: Session = Depends(get_session)) -> Response:
+    """The akimat records the forced labour worked at its own placement."""
+    queries.placement_for(session, principal, placement_id)
+    try:
+        try:
+            amount = float(hours)
+        except ValueError:
+            raise DomainError(f"not a number of hours: {hours!r}", field="hours") from None
+        supervision.record_labour_hours(session, principal.actor, placement_id,
+                                        _day(worked_on) or _today(principal), amount)
+    except DomainError as exc:
+        session.rollback()
+        return _back("/ui/partner", exc)
+    return _back("/ui/partner")
