@@ -70,3 +70,29 @@ def register(app: typer.Typer) -> None:
                       f"alerts/wearer/day {result.alerts_per_wearer_day:.2f}  "
                       f"({result.matched} matched, {result.false_alerts} false, {len(result.missed)} missed, "
                       f"{result.ambiguous_only} on ambiguous truth)")
+
+    @app.command("synth-quality")
+    def synth_quality_cmd(
+        seeds: int = typer.Option(3, help="How many seeds per noise level"),
+        subjects: int = typer.Option(4, help="Subjects per scenario"),
+        days: float = typer.Option(1.0, help="Days per scenario"),
+        levels: str = typer.Option("0.2,0.5,0.9", help="Noise levels, comma-separated (0 open sky, 1 dense city)"),
+    ) -> None:
+        """Score kuzet and naive on synthetic scenarios with ground truth; print a Markdown table."""
+        from kuzet.engine import replay, score
+        from kuzet.engine.replay import bundle_days
+        from kuzet.engine.synth import Noise, scenario
+
+        typer.echo("| seed | noise | engine | precision | recall | p95 latency s | max latency s "
+                   "| alerts/wearer/day |")
+        typer.echo("| --- | --- | --- | --- | --- | --- | --- | --- |")
+        for level in (float(x) for x in levels.split(",")):
+            for seed in range(seeds):
+                bundle = scenario(seed, subjects=subjects, days=days, noise=Noise(level=level))
+                for engine in ("kuzet", "naive"):
+                    r = score(bundle.truth, replay(bundle, engine=engine), bundle.plan, days=bundle_days(bundle))
+                    p95 = "n/a" if r.p95_latency_s is None else f"{r.p95_latency_s:.0f}"
+                    mx = f"{max(r.latencies_s):.0f}" if r.latencies_s else "n/a"
+                    typer.echo(f"| {seed} | {level} | {engine} | {r.precision:.3f} | {r.recall:.3f} | {p95} | {mx} "
+                               f"| {r.alerts_per_wearer_day:.2f} |")
+
