@@ -37,9 +37,10 @@ from sqlalchemy import and_, bindparam, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from kuzet.audit import Actor, record
+from kuzet.audit.chain import entry_hash
 from kuzet.domain.enums import Role
 from kuzet.domain.geometry import Circle, LocalProjection, PolygonShape, shape_from_geojson
-from kuzet.store.models import Assignment, DeviceReportRecord, Person
+from kuzet.store.models import Assignment, AuditEntry, DeviceReportRecord, Person
 
 from .index import LEVELS, WIDE_CELL
 from .models import PositionCell, TrailHour
@@ -403,6 +404,30 @@ def check_may_ask(actor: Actor, case_reference: str, reason: str) -> None:
         raise MatchRefused("a crime-scene query needs a reason (at least 10 characters)")
 
 
+def _append_disclosures(session: Session, actor: Actor, head: AuditEntry, query: CrimeSceneQuery,
+                        people: list[NearPerson], at: datetime) -> None:
+    """One audit entry per person placed near the scene, chained after the query's entry in one flush.
+
+    :func:`kuzet.audit.record` for the query's entry took the chain's lock for this transaction (PostgreSQL
+    advisory lock; SQLite's single writer), so the head cannot move while these are appended: the entries
+    are exactly what ``record`` would write one by one, without a round trip each.
+    """
+    prev = head.hash
+    entries = []
+    for p in people:
+        entry = AuditEntry(at=at, user_id=actor.user_id, username=actor.username, role=actor.role,
+                           action="crime_match_disclosure", object_type="person", object_id=str(p.person_id),
+                           subject_person_id=p.person_id, purpose=query.reason[:300],
+                           detail={"case_reference": query.case_reference, "query_audit_id": head.id,
+                                   "proximity": p.proximity.value, "algorithm_version": ALGORITHM_VERSION},
+                           prev_hash=prev)
+        entry.hash = entry_hash(prev, entry)
+        prev = entry.hash
+        entries.append(entry)
+    session.add_all(entries)
+    session.flush()
+
+
 def match_crime_scene(session: Session, actor: Actor, query: CrimeSceneQuery, *,
                       now: datetime | None = None) -> MatchResult:
     """Answer a crime-scene question and write it, with its answer, to the audit trail (same transaction)."""
@@ -438,10 +463,6 @@ def match_crime_scene(session: Session, actor: Actor, query: CrimeSceneQuery, *,
                            "possibly_within": [p.to_json() for p in possibly],
                            "elsewhere": [p.person_code for p in elsewhere],
                            "no_data": [code for _, code in no_data]}, at=run_at)
-    for p in within + possibly:
-        record(session, actor, "crime_match_disclosure", "person", p.person_id, person_id=p.person_id,
-               purpose=query.reason[:300],
-               detail={"case_reference": query.case_reference, "query_audit_id": audit.id,
-                       "proximity": p.proximity.value, "algorithm_version": ALGORITHM_VERSION}, at=run_at)
+    _append_disclosures(session, actor, audit, query, within + possibly, run_at)
     return MatchResult(query, ALGORITHM_VERSION, run_at, within, possibly, elsewhere, no_data, audit.id,
                        result.stats)
