@@ -227,7 +227,9 @@ class Monitor:
                 store_reports(session, [report_to_record(e.report, view.device_owner.get(e.report.device),
                                                          protocol=e.protocol) for e in fresh])
                 for e in fresh:
-                    changes += self.engine.on_report(e.report, now=self._now_for(e.report.received))
+                    now = self._now_for(e.report.received)
+                    changes += self._fire_due(now)
+                    changes += self.engine.on_report(e.report, now=now)
                     self.offsets[e.stream] = max(self.offsets.get(e.stream, 0), e.offset)
             if timer_now is not None:
                 changes += self.engine.on_time(self._now_for(timer_now))
@@ -261,6 +263,18 @@ class Monitor:
             self._last_checkpoint = time.monotonic()
             self.stats.checkpoints += 1
         return checkpoint
+
+    def _fire_due(self, now: datetime) -> list[Any]:
+        """Timers that fell due by ``now``, fired at their own due time (as ``kuzet replay`` does)."""
+        changes: list[Any] = []
+        due = self.engine.next_deadline()
+        while due is not None and due <= now:
+            changes += self.engine.on_time(due)
+            nxt = self.engine.next_deadline()
+            if nxt is not None and nxt <= due:
+                break
+            due = nxt
+        return changes
 
     def _checkpoint_due(self) -> bool:
         # A snapshot costs CPU in proportion to the engine's state: keep that under ~5% of the time.

@@ -1,0 +1,81 @@
+"""Fault tests with real processes: `kill -9` of the service mid-stream, a restarted NATS, a stopped store.
+
+Each test drives a real `kuzet` process with real Teltonika TCP connections (the gateway's own encoders).
+Devices keep what was not acknowledged and send it again, as trackers do. Afterwards: every acknowledged
+report is stored exactly once, and the alert episodes equal those of `replay` over the stored reports.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from kuzet.engine import replay
+from kuzet.exchange.bundle import Bundle
+from kuzet.pipeline.fleet import FleetResult, TeltonikaSpeaker, drive, report_key
+
+from .harness import Service, count_stored, episode_keys, seed, service_env, stored, stream
+from .services import free_port
+
+WEARERS = 400
+PER_DEVICE = 50  # 20,000 reports: the whole area stays within its time budget on two shared cores
+
+
+async def wait_stored(url: str, expected: int, timeout_s: float = 120.0) -> None:
+    async with asyncio.timeout(timeout_s):
+        while await asyncio.to_thread(count_stored, url) < expected:  # noqa: ASYNC110 - polls the store
+            await asyncio.sleep(0.25)
+
+
+def check_exactly_once_and_alerts(url: str, result: FleetResult, sent: int) -> None:
+    reports, alerts, plan = stored(url)
+    keys = Counter(report_key(r) for r in reports)
+    acknowledged = [k for v in result.acknowledged.values() for k in v]
+    assert len(acknowledged) >= sent
+    assert all(n == 1 for n in keys.values()), "a report was stored twice"
+    assert set(acknowledged) <= set(keys), "an acknowledged report was lost"
+    assert len(reports) == sent
+    episodes = replay(Bundle(plan, list(enumerate(reports, start=1))))
+    live, replayed = episode_keys(alerts), episode_keys(episodes)
+    only_live, only_replay = sorted(live - replayed), sorted(replayed - live)
+    assert not only_live and not only_replay, (len(live), len(replayed), only_live[:3], only_replay[:3],
+                                               Counter(k[1] for k in only_live), Counter(k[1] for k in only_replay))
+    assert len(alerts) == len({(a.subject_code, a.type, a.target_key, a.start) for a in alerts})
+    assert {a.type for a in alerts} >= {"curfew_absence", "strap_tamper"}
+
+
+@pytest.mark.slow
+async def test_kill_9_of_the_service_mid_stream_loses_no_acknowledged_report_and_raises_no_alert_twice(
+        tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'kuzet.db'}"
+    await asyncio.to_thread(seed, url, WEARERS)
+    port = free_port()
+    service = Service(["serve", "--no-migrate"], service_env(tmp_path, url, port), tmp_path)
+    await service.start()
+    reports = stream(WEARERS, PER_DEVICE, datetime.now(UTC) - timedelta(hours=4))
+    result = FleetResult()
+    fleet = asyncio.create_task(drive(reports, TeltonikaSpeaker(), "127.0.0.1", port, records_per_frame=10,
+                                      result=result))
+    try:
+        async with asyncio.timeout(60):
+            while result.acknowledged_count < len(reports) // 3:  # noqa: ASYNC110 - watches the fleet
+                await asyncio.sleep(0.02)
+        service.kill()
+        await service.wait()
+        killed_at = result.acknowledged_count
+        await asyncio.sleep(1.0)
+        service = Service(["serve", "--no-migrate"], service_env(tmp_path, url, port), tmp_path)
+        await service.start()
+        await asyncio.wait_for(fleet, 120)
+        await wait_stored(url, len(reports))
+        await asyncio.sleep(1.5)  # let the monitor finish the alerts of the last batch
+    finally:
+        fleet.cancel()
+        await service.stop()
+    assert 0 < killed_at < len(reports)
+    assert result.reconnects > 0
+    check_exactly_once_and_alerts(url, result, len(reports))
