@@ -1,5 +1,4 @@
-"""The web tests' two-region world and app (module-scoped) for the casework API and page tests."""
+"""The web tests' two-region world and app, for the casework API, page, route and browser tests: every fixture
+of ``tests/web/conftest.py`` is made available here, so a fixture added there is picked up without an edit."""
 
-from tests.web.conftest import app, client, factory, world, world_db, world_template
-
-__all__ = ["app", "client", "factory", "world", "world_db", "world_template"]
+from tests.web.conftest import *  # noqa: F403 - re-export the web fixtures as they are
