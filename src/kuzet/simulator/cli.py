@@ -19,18 +19,14 @@ def register(app: typer.Typer) -> None:
         hours: float = typer.Option(24.0, min=0.1, help="Simulated span in hours"),
         seed: int = typer.Option(1, help="Random seed: the same seed gives the same region"),
         start: str = typer.Option(None, help="Start of the simulated span (RFC 3339, default: now - hours)"),
-        live: bool = typer.Option(False, help="Send the reports to the running gateway over the real protocols"),
-        speed: float = typer.Option(1.0, min=0.1, help="Live mode: simulated seconds per wall-clock second"),
+        live: bool = typer.Option(False, help="(see `kuzet demo`, which registers the devices and drives them live)"),
     ) -> None:
         """Simulate people under supervision in Almaty, Astana and Shymkent."""
         from kuzet.domain.timeutil import parse_utc
 
         begin = parse_utc(start) if start else datetime.now(UTC).replace(microsecond=0) - timedelta(hours=hours)
         if live:
-            from .live import run_live_blocking
-
-            run_live_blocking(seed=seed, wearers=wearers, hours=hours, speed=speed)
-            return
+            raise typer.BadParameter("live driving needs the devices registered first: use `kuzet demo`")
         if out is None:
             raise typer.BadParameter("give --out DIR for a bundle, or --live")
         from .bundle import generate, write
@@ -39,3 +35,16 @@ def register(app: typer.Typer) -> None:
         write(out, bundle)
         console.print(f"wrote {len(bundle.plan.subjects)} subjects, {len(bundle.reports)} reports and "
                       f"{len(bundle.truth)} true episodes to {out}")
+
+    @app.command()
+    def demo(
+        wearers: int = typer.Option(24, min=3, help="People under supervision"),
+        minutes: float = typer.Option(None, help="Stop after this many minutes (default: run until Ctrl-C)"),
+        keep: bool = typer.Option(False, help="Keep the existing demo database instead of starting fresh"),
+    ) -> None:
+        """Fresh SQLite database, seeded region, the service and a live simulated fleet; prints the logins."""
+        from kuzet.settings import get_settings
+
+        from .demo import run_demo
+
+        run_demo(get_settings(), wearers=wearers, minutes=minutes, fresh=not keep)
