@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from kuzet.domain.enums import AlertType
 from kuzet.domain.schedules import ExceptionKind, Schedule, ScheduleException
-from kuzet.engine import Engine, replay
+from kuzet.engine import AlertChange, Engine, replay
 from kuzet.engine.naive import NaiveEngine
 from kuzet.engine.replay import run
 from kuzet.exchange.bundle import Bundle
@@ -28,6 +28,19 @@ from .helpers import (
 )
 
 AWAY = offset(HOME, 800, 300)
+def _fire_timers(engine: Engine, *, until: datetime) -> list[tuple[datetime, AlertChange]]:
+    """Advance the clock from timer to timer up to ``until``, as the monitor does when no data comes."""
+    fired: list[tuple[datetime, AlertChange]] = []
+    due = engine.next_deadline()
+    while due is not None and due <= until:
+        fired += [(due, c) for c in engine.on_time(due)]
+        nxt = engine.next_deadline()
+        if nxt is not None and nxt <= due:
+            break
+        due = nxt
+    return fired
+
+
 CURFEW_17_TO_06 = [{"days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"], "start": "17:30", "end": "06:00"}]
 
 
@@ -48,10 +61,12 @@ def test_already_outside_fires_by_timer_without_new_data() -> None:
     engine = Engine(p)
     for r in track([AWAY] * 29):  # the last fix is at minute 28, before the window opens
         engine.on_report(r, now=r.received)
-    due = engine.next_deadline()
-    assert due == T0 + timedelta(minutes=35)
-    [change] = engine.on_time(due)
+    fired = _fire_timers(engine, until=T0 + timedelta(minutes=40))
+    curfew = [(at, c) for at, c in fired if c.episode.type is AlertType.CURFEW_ABSENCE]
+    [(at, change)] = curfew
+    assert at == T0 + timedelta(minutes=35)
     assert change.kind == "raised" and change.episode.start == T0 + timedelta(minutes=30)
+    assert change.episode.raised_at == at
 
 
 def test_two_minute_step_out_under_the_grace_is_not_an_alert() -> None:
@@ -154,10 +169,10 @@ def test_communication_loss_fires_by_timer_with_no_new_data() -> None:
     for r in track([HOME] * 5):
         engine.on_report(r, now=r.received)
     last = track([HOME] * 5)[-1]
-    due = engine.next_deadline()
-    assert due == last.received + timedelta(seconds=600)
-    assert engine.on_time(due - timedelta(seconds=1)) == []
-    [change] = engine.on_time(due)
+    due = last.received + timedelta(seconds=600)
+    assert _fire_timers(engine, until=due - timedelta(seconds=1)) == []
+    [(at, change)] = _fire_timers(engine, until=due)
+    assert at == due
     assert change.kind == "raised" and change.episode.type is AlertType.COMMUNICATION_LOSS
     assert change.episode.start == last.time and change.episode.end is None
     back = report(30, HOME, seq=99)

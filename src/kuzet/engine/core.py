@@ -238,7 +238,7 @@ class DeviceRuntime:
     """Everything the engine keeps for one subject device."""
 
     __slots__ = ("base", "checked_at", "comm_since", "device", "hist_fix", "hist_state", "hist_t", "last_rx",
-                 "last_rx_t", "newest_t", "seen", "state", "subject", "version")
+                 "last_rx_t", "newest_t", "pushed", "seen", "state", "subject", "version")
 
     def __init__(self, device: str, subject: SubjectSpec) -> None:
         self.device = device
@@ -255,6 +255,7 @@ class DeviceRuntime:
         self.comm_since = -1.0  # open communication_loss episode start
         self.checked_at = -math.inf
         self.version = 0
+        self.pushed = math.inf  # the wake-up this device has in the timer heap
 
 
 # -- the engine ----------------------------------------------------------------------------------------
@@ -654,14 +655,26 @@ class Engine:
         return None if best == math.inf else best
 
     def _reschedule(self, rt: DeviceRuntime) -> None:
+        """Make sure the heap wakes this device no later than its next deadline.
+
+        A wake-up already in the heap that is earlier is kept (it is re-checked when it pops), so a device
+        that reports every minute does not push a heap entry per report; ``next_deadline`` may therefore be
+        early, never late.
+        """
         due = self._deadline(rt)
+        if due is None or due <= rt.checked_at or rt.pushed <= due:
+            return
         rt.version += 1
-        if due is not None and due > rt.checked_at:
-            self.counter += 1
-            heapq.heappush(self.heap, (due, self.counter, rt.device, rt.version))
+        rt.pushed = due
+        self.counter += 1
+        heapq.heappush(self.heap, (due, self.counter, rt.device, rt.version))
 
     def next_deadline(self) -> datetime | None:
-        """The earliest pending timer (a grace running out, a window ending, a device going silent)."""
+        """The earliest pending timer (a grace running out, a window ending, a device going silent).
+
+        It may be earlier than anything actually due (calling :meth:`on_time` then changes nothing and
+        moves the timer on), never later.
+        """
         while self.heap:
             due, _, device, version = self.heap[0]
             rt = self.devices.get(device)
@@ -680,6 +693,7 @@ class Engine:
             _, _, device, version = heapq.heappop(self.heap)
             rt = self.devices.get(device)
             if rt is not None and rt.version == version:
+                rt.pushed = math.inf
                 due_devices.append(rt)
         for rt in due_devices:
             spec = rt.subject
