@@ -281,6 +281,7 @@ class Engine:
         self.owner: dict[str, SubjectSpec] = {}
         self.pp_devices: set[str] = set()
         windows: dict[Schedule, ScheduleWindows] = {}
+        self.subject_device = {s.id: s.devices[0].id for s in plan.subjects if s.devices}
         for s in plan.subjects:
             spec = _compile(s, windows)
             self.specs[s.id] = spec
@@ -455,7 +456,7 @@ class Engine:
         elif rt.last_rx >= 0 and tnow - rt.last_rx > spec.timeout:
             start = rt.last_rx_t
             changes += self._publish(spec.id, AlertType.COMMUNICATION_LOSS, None,
-                                     Emission("raise", start, None, 0.99, ()), rt.last_rx + spec.timeout, False)
+                                     Emission("raise", start, None, 0.99, ()), tnow, False)
             changes += self._publish(spec.id, AlertType.COMMUNICATION_LOSS, None,
                                      Emission("close", start, tnow, 0.99, ()), tnow, False)
         rt.last_rx = max(rt.last_rx, tnow)
@@ -611,10 +612,7 @@ class Engine:
         return [AlertChange("closed", ep)]
 
     def _device_of(self, subject: str) -> str | None:
-        for s in self.plan.subjects:
-            if s.id == subject:
-                return s.devices[0].id if s.devices else None
-        return None
+        return self.subject_device.get(subject)
 
     # -- timers ---------------------------------------------------------------------------------------
     def _deadline(self, rt: DeviceRuntime) -> float | None:
