@@ -92,6 +92,15 @@ def test_an_officer_registers_and_works_a_case_through_the_pages(app: FastAPI, w
     pid = int(page.rsplit("/", 1)[1])
     text = c.get(page).text
     assert "UI-1" in text and "do not leave Almaty" in text and "2026-12-02" in text  # Fri -> Mon, Tue, Wed
+    r = c.post(f"{page}/order-variations", data={"variation": "curfew_changed", "effective_from": "2026-11-01T00:00",
+                                                  "conditions": "be home 21:00-06:00", "end_date": "2027-11-26"},
+               follow_redirects=True)
+    assert "cannot take effect" in r.text  # before version 1
+    r = c.post(f"{page}/order-variations", data={"variation": "curfew_changed", "effective_from": "2026-12-01T00:00",
+                                                  "conditions": "be home 21:00-06:00\ndo not leave Almaty",
+                                                  "obligations": "report on Mondays", "end_date": "2027-11-26"},
+               follow_redirects=True)
+    assert "v2" in r.text and "be home 21:00-06:00" in r.text and "officer_n1" in r.text
     assert c.post(f"{page}/check-in", data={"note": "first visit"}, follow_redirects=False).status_code == 303
     assert "attended and complied" in c.get(page).text
     r = c.post(f"{page}/violations", data={"kind": "curfew_absence", "breach_at": "2026-11-28T23:30"},

@@ -20,7 +20,7 @@ from kuzet.access.policy import AccessDenied, NotVisible, check_person_access, p
 from kuzet.audit.reads import record_read
 from kuzet.auth.principal import Principal
 from kuzet.domain.enums import Role
-from kuzet.store.models import CourtOrder, Person, Unit
+from kuzet.store.models import CourtOrder, Person, Unit, User
 
 from .models import (
     Appointment,
@@ -170,6 +170,8 @@ class CaseFile:
     actions: list[ProgrammeAction]
     end: SupervisionEnd | None
     partners: dict[int, Partner] = field(default_factory=dict)
+    #: Login names of the users who wrote the order versions (id -> username).
+    authors: dict[int, str] = field(default_factory=dict)
 
 
 def _rows(session: Session, model: Any, person_id: int, order_by: Any) -> list[Any]:
@@ -186,8 +188,12 @@ def case_file(session: Session, principal: Principal, person_id: int, *, today: 
     actions = list(session.execute(select(ProgrammeAction).where(
         ProgrammeAction.goal_id.in_([g.id for g in goals])).order_by(ProgrammeAction.id)).scalars()) if goals else []
     partners = {p.id: p for p in session.execute(select(Partner)).scalars()}
+    order_rows = _rows(session, CourtOrder, pid, CourtOrder.version)
+    author_ids = {o.created_by for o in order_rows if o.created_by is not None}
+    authors = {u.id: u.username for u in session.execute(select(User).where(User.id.in_(author_ids))).scalars()} \
+        if author_ids else {}
     return CaseFile(
-        person=person, orders=_rows(session, CourtOrder, pid, CourtOrder.version), registration=registration,
+        person=person, orders=order_rows, registration=registration, authors=authors,
         reminder=reminders[0] if reminders else None,
         appointments=_rows(session, Appointment, pid, Appointment.scheduled_at),
         notes=_rows(session, CaseNote, pid, CaseNote.at),

@@ -24,7 +24,7 @@ from kuzet.web.deps import Principal, get_session, require_roles
 from kuzet.web.rendering import NavItem, add_nav_item, render
 from kuzet.web.services.people import PersonInput
 
-from . import ending, enforcement, programme, queries, registration, supervision
+from . import ending, enforcement, orders, programme, queries, registration, supervision
 from .orders import OrderTerms
 from .queries import CASE_READERS, CASE_WRITERS, PARTNER_ADMINS
 from .vocabulary import (
@@ -35,7 +35,11 @@ from .vocabulary import (
     EndReason,
     NeedArea,
     SubmissionKind,
+    Variation,
 )
+
+#: Variations an officer records from the case page (extensions, revocations and ends have their own steps).
+OFFICER_VARIATIONS = ("new_address", "zone_added", "curfew_changed", "device_change", "obligations_changed")
 
 ID_MAX = 2**31 - 1
 router = APIRouter(include_in_schema=False)
@@ -149,12 +153,31 @@ def case_page(request: Request, person_id: Id, principal: Principal = Depends(re
         "reasons": [r.value for r in AbsenceReason], "kinds": [k.value for k in AppointmentKind],
         "submission_kinds": [k.value for k in SubmissionKind], "decisions": [d.value for d in DecisionOutcome],
         "end_reasons": [r.value for r in EndReason], "today": _today(principal),
+        "variations": [v.value for v in Variation if v.value in OFFICER_VARIATIONS],
         "warned": {w.violation_id: w for w in file.warnings},
         "submitted": {s.violation_id: s for s in file.submissions}})
 
 
 def _case(person_id: int) -> str:
     return f"/ui/casework/people/{person_id}"
+
+
+@router.post("/ui/casework/people/{person_id}/order-variations", response_class=HTMLResponse)
+def vary(person_id: Id, variation: str = Form(...), effective_from: str = Form(...), conditions: str = Form(""),
+         obligations: str = Form(""), end_date: str = Form(""), principal: Principal = Depends(writers),
+         session: Session = Depends(get_session)) -> Response:
+    """A variation of the order: a new version with the conditions and obligations as now written."""
+    queries.person_for_change(session, principal, person_id)
+    try:
+        changes: dict[str, object] = {"conditions": list(_lines(conditions)), "obligations": list(_lines(obligations))}
+        if end_date.strip():
+            changes["end_date"] = _day(end_date)
+        orders.vary_order(session, principal.actor, person_id, variation,
+                          effective_from=_local(effective_from, principal), changes=changes)
+    except DomainError as exc:
+        session.rollback()
+        return _back(_case(person_id), exc)
+    return _back(_case(person_id))
 
 
 @router.post("/ui/casework/people/{person_id}/check-in", response_class=HTMLResponse)
