@@ -8,6 +8,8 @@ report is stored exactly once, and the alert episodes equal those of `replay` ov
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import uuid
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -16,10 +18,11 @@ import pytest
 
 from kuzet.engine import replay
 from kuzet.exchange.bundle import Bundle
+from kuzet.journal.nats import NatsJournal
 from kuzet.pipeline.fleet import FleetResult, TeltonikaSpeaker, drive, report_key
 
 from .harness import Service, count_stored, episode_keys, seed, service_env, stored, stream
-from .services import free_port
+from .services import free_port, restart_nats, throwaway_postgres
 
 WEARERS = 400
 PER_DEVICE = 50  # 20,000 reports: the whole area stays within its time budget on two shared cores
@@ -79,3 +82,48 @@ async def test_kill_9_of_the_service_mid_stream_loses_no_acknowledged_report_and
     assert 0 < killed_at < len(reports)
     assert result.reconnects > 0
     check_exactly_once_and_alerts(url, result, len(reports))
+
+
+@pytest.mark.slow
+@pytest.mark.nats
+async def test_gateway_and_two_monitors_ride_out_a_nats_restart_and_a_stopped_store(tmp_path: Path) -> None:
+    with throwaway_postgres() as pg:
+        url = pg.url
+        await asyncio.to_thread(seed, url, WEARERS)
+        port = free_port()
+        stream_name = f"KZT_FAULT_{uuid.uuid4().hex[:8].upper()}"
+        env = service_env(tmp_path, url, port, KUZET_JOURNAL_URL="nats://127.0.0.1:4222",
+                          KUZET_JOURNAL_STREAM=stream_name, KUZET_JOURNAL_PARTITIONS="4")
+        gateway = Service(["gateway"], env, tmp_path)
+        monitors = [Service(["monitor", "--partitions", p], env, tmp_path) for p in ("0-1", "2-3")]
+        await gateway.start()
+        for m in monitors:
+            await m.start()
+        reports = stream(WEARERS, PER_DEVICE, datetime.now(UTC) - timedelta(hours=4))
+        result = FleetResult()
+        fleet = asyncio.create_task(drive(reports, TeltonikaSpeaker(), "127.0.0.1", port, records_per_frame=10,
+                                          result=result))
+        try:
+            async with asyncio.timeout(60):
+                while result.acknowledged_count < len(reports) // 4:  # noqa: ASYNC110 - watches the fleet
+                    await asyncio.sleep(0.02)
+            await asyncio.to_thread(restart_nats, 1.0)
+            async with asyncio.timeout(60):
+                while result.acknowledged_count < len(reports) // 2:  # noqa: ASYNC110 - watches the fleet
+                    await asyncio.sleep(0.02)
+            await asyncio.to_thread(pg.stop, "immediate")
+            await asyncio.sleep(30)
+            await asyncio.to_thread(pg.start)
+            await asyncio.wait_for(fleet, 180)
+            await wait_stored(url, len(reports), timeout_s=180)
+            await asyncio.sleep(2.0)
+        finally:
+            fleet.cancel()
+            for service in (gateway, *monitors):
+                await service.stop()
+            journal = NatsJournal("nats://127.0.0.1:4222", stream=stream_name)
+            with contextlib.suppress(Exception):
+                await journal.start()
+                await journal.delete_stream()
+                await journal.close()
+        check_exactly_once_and_alerts(url, result, len(reports))

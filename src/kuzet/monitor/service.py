@@ -30,7 +30,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from kuzet.domain.alerts import AlertEpisode
 from kuzet.domain.plan import MonitoringPlan
@@ -98,7 +98,9 @@ def plan_fingerprint(session: Session) -> str:
 def load_plan(session: Session, devices: set[str] | None = None) -> PlanView:
     """The monitoring plan of everyone in the store (or of the people wearing one of ``devices``)."""
     fingerprint = plan_fingerprint(session)
-    people = list(session.execute(select(Person).where(Person.status != "closed").order_by(Person.id)).scalars())
+    people = list(session.execute(
+        select(Person).where(Person.status != "closed").order_by(Person.id)
+        .options(selectinload(Person.zones), selectinload(Person.protected_persons))).scalars())
     plan = plan_for_people(session, people)
     if devices is not None:
         subjects = tuple(s for s in plan.subjects if any(d.id in devices for d in s.devices))
@@ -186,19 +188,19 @@ class Monitor:
     def _restore(self) -> None:
         """Load the plan and the last checkpoint; build the engine from its snapshot."""
         if self.engine_type is None:
-            from kuzet.engine import Engine
+            from kuzet.engine import Engine as KuzetEngine
 
-            self.engine_type = Engine
-        Engine = self.engine_type
+            self.engine_type = KuzetEngine
+        engine_type: Any = self.engine_type
         with self.sessions() as session:
             self.view = load_plan(session, self._owned_devices(session))
             row = session.get(MonitorCheckpoint, self.name)
             if row is None:
-                self.engine = Engine(self.view.plan)
+                self.engine = engine_type(self.view.plan)
                 self.offsets = {}
                 self._snapshot = None
             else:
-                self.engine = Engine.restore(self.view.plan, row.snapshot)
+                self.engine = engine_type.restore(self.view.plan, row.snapshot)
                 self.offsets = {k: int(v) for k, v in row.offsets.items()}
                 self._snapshot = row.snapshot
         self._checkpoint_offsets = dict(self.offsets)
@@ -303,15 +305,17 @@ class Monitor:
                 self.stats.failures += 1
                 self.stats.last_error = f"{type(exc).__name__}: {exc}"
                 log.warning("store write failed, retrying from the checkpoint: %s", self.stats.last_error)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 2.0)
-                try:
-                    await asyncio.to_thread(self._restore)
-                except Exception as exc2:
-                    self.stats.last_error = f"{type(exc2).__name__}: {exc2}"
-                    continue
-                await self._open_reader()
-                return
+                # The engine may hold half of the failed batch: go back to the checkpoint, however long the
+                # store takes to return, then re-read the journal from there.
+                while True:
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, 2.0)
+                    try:
+                        await asyncio.to_thread(self._restore)
+                        await self._open_reader()
+                        return
+                    except Exception as exc2:
+                        self.stats.last_error = f"{type(exc2).__name__}: {exc2}"
             if checkpointed and self._reader is not None:
                 await self._reader.confirm(self._checkpoint_offsets)
             return
