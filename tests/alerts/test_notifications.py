@@ -222,3 +222,21 @@ async def test_the_worker_escalates_and_delivers_on_its_own_clock(
     stop.set()
     await asyncio.wait_for(task, timeout=10)
     assert [m["To"] for m in inbox.messages] == ["supervisor@ala.kz"]
+
+
+def test_an_alert_written_without_the_hook_is_announced_by_the_next_pass_and_an_old_one_never(
+        sqlite_sessions: sessionmaker[Session], http: HttpEndpoint) -> None:
+    t = transports(free_port(), http)
+    raised = T0 + timedelta(minutes=2)
+    with sqlite_sessions() as s, s.begin():
+        c = centre(s)
+        p = person(s, c, "A-1", protected_phone="+77015550101")
+        fresh = alert(s, p, type="proximity", severity="critical", target="P-1", raised_at=raised)
+        imported = alert(s, person(s, c, "A-2", protected_phone="+77015550102"), type="proximity",
+                         severity="critical", target="P-1", raised_at=raised - timedelta(days=2))
+        # The worker's pass, ten seconds later: group, announce, deliver.
+        escalation.run_escalations(s, raised + timedelta(seconds=10), transports=t)
+        deliver_pending(s, raised + timedelta(seconds=10), transports=t)
+        assert workflow.incident_of(s, fresh.id) is not None and workflow.incident_of(s, imported.id) is not None
+        assert [d.recipient for d in deliveries(s)] == ["+77015550101"]
+    assert [r.json()["to"] for r in http.received] == ["+77015550101"]

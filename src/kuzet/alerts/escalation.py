@@ -203,7 +203,7 @@ def run_escalations(session: Session, now: datetime, *, transports: Transports |
     from .notifications import queue_escalation
     from .workflow import sync_incidents
 
-    sync_incidents(session)
+    sync_incidents(session, now=now, transports=transports)
     taken: list[EscalationEvent] = []
     alerts = session.execute(select(AlertRecord).where(AlertRecord.status.in_(OPEN_STATUSES))
                              .order_by(AlertRecord.raised_at, AlertRecord.id)).scalars().all()

@@ -270,6 +270,17 @@ def queue_escalation(session: Session, alert: AlertRecord, event_row: Escalation
 
 
 # -- the dispatcher ------------------------------------------------------------------------------------------
+def queue_raised(session: Session, alert: AlertRecord, now: datetime, transports: Transports | None = None
+                 ) -> list[Delivery]:
+    """Queue what a raised alert sends: the protected person's warning (proximity) first, then subscribers'."""
+    transports = transports or Transports.from_settings()
+    queued: list[Delivery] = []
+    if alert.type == "proximity":
+        queued += warn_protected_person(session, alert, now, transports=transports)
+    queued += queue_event(session, alert, NotificationEvent.RAISED.value, now, transports)
+    return queued
+
+
 def on_alert_raised(session: Session, alert_id: int, now: datetime, *, transports: Transports | None = None,
                     send: bool = True) -> list[Delivery]:
     """Called by the live monitor when an alert is raised: group it into its incident, queue the messages
@@ -284,10 +295,7 @@ def on_alert_raised(session: Session, alert_id: int, now: datetime, *, transport
     if alert is None:
         raise LookupError(f"alert {alert_id} not found")
     group_into_incident(session, alert)
-    queued: list[Delivery] = []
-    if alert.type == "proximity":
-        queued += warn_protected_person(session, alert, now, transports=transports)
-    queued += queue_event(session, alert, NotificationEvent.RAISED.value, now, transports)
+    queued = queue_raised(session, alert, now, transports)
     if send:
         for row in queued:
             attempt(session, row, now, transports)

@@ -100,6 +100,11 @@ DEFAULT_TARGETS: dict[Severity, tuple[timedelta, timedelta | None]] = {
 INCIDENT_WINDOW = timedelta(hours=2)
 
 
+#: An alert found without having been announced (written without the raise hook) is announced only if it was
+#: raised this recently; older ones (an import of historical data) are grouped but never announced.
+DISPATCH_HORIZON = timedelta(hours=1)
+
+
 def severity_rank(value: str) -> int:
     try:
         return Severity(value).rank

@@ -13,7 +13,7 @@ import importlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import case, select
 from sqlalchemy.orm import Session
@@ -26,7 +26,11 @@ from kuzet.domain.errors import DomainError
 from kuzet.store.models import AlertAction, AlertRecord, Assignment, Device, Person, User
 
 from .models import Delivery, EscalationEvent, Incident, IncidentAlert
+
+if TYPE_CHECKING:
+    from .notifications import Transports
 from .vocabulary import (
+    DISPATCH_HORIZON,
     INCIDENT_WINDOW,
     OPEN_STATUSES,
     WORKER_ROLES,
@@ -117,14 +121,22 @@ def _has_open_alert(session: Session, incident_id: int) -> bool:
                                   AlertRecord.status.in_(OPEN_STATUSES)).limit(1)).first() is not None
 
 
-def sync_incidents(session: Session, *, limit: int = 5000) -> int:
-    """Group every open alert that is not yet in an incident (alerts written without the raise hook)."""
+def sync_incidents(session: Session, *, now: datetime | None = None, transports: Transports | None = None,
+                   limit: int = 5000) -> int:
+    """Take up every open alert the raise hook has not seen (no incident yet): group it into its incident and,
+    when ``now`` is given and it was raised within :data:`DISPATCH_HORIZON` before, queue its notifications
+    (the protected person's warning first). A safety net for alerts written without
+    :func:`kuzet.alerts.notifications.on_alert_raised`; old alerts (an import) are grouped, never announced."""
+    from .notifications import queue_raised
+
     loose = session.execute(
         select(AlertRecord).outerjoin(IncidentAlert, IncidentAlert.alert_id == AlertRecord.id)
         .where(IncidentAlert.alert_id.is_(None), AlertRecord.status.in_(OPEN_STATUSES))
         .order_by(AlertRecord.start, AlertRecord.id).limit(limit)).scalars().all()
     for alert in loose:
         group_into_incident(session, alert)
+        if now is not None and alert.raised_at >= now - DISPATCH_HORIZON:
+            queue_raised(session, alert, now, transports)
     return len(loose)
 
 
@@ -166,7 +178,7 @@ def alert_queue(session: Session, principal: Principal, now: datetime | None = N
 
     _check_worker(principal)
     at = _utc(now)
-    sync_incidents(session)
+    sync_incidents(session, now=at)
     stmt = select(AlertRecord).where(alerts_scope(principal), AlertRecord.status.in_(OPEN_STATUSES))
     if region_id is not None:
         stmt = stmt.where(AlertRecord.region_id == region_id)
