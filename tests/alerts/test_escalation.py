@@ -134,3 +134,14 @@ def test_the_handover_lists_open_overdue_escalated_and_closed_alerts_with_notes(
         assert h.notes[0].note.startswith("A-1 strap") and set(h.notes[0].open_alerts) == {overdue.id, handled.id}
         with pytest.raises(DomainError):
             escalation.write_handover_note(s, op, "  ", now)
+
+
+def test_an_old_imported_alert_is_not_escalated(sqlite_sessions: sessionmaker[Session]) -> None:
+    with sqlite_sessions() as s, s.begin():
+        c = centre(s)
+        _tree(s, c)
+        alert(s, person(s, c, "A-1"), type="strap_tamper", severity="critical", target=None, raised_at=RAISED)
+        assert run_escalations(s, RAISED + timedelta(days=3)) == []
+        # Still shown as overdue in the queue: nothing is hidden, only nobody is paged about history.
+        [item] = workflow.alert_queue(s, c.principal("operator"), RAISED + timedelta(days=3))
+        assert item.overdue and item.escalation_level == 0

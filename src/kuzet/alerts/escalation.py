@@ -29,7 +29,14 @@ from .models import EscalationEvent, EscalationLevel, HandoverNote, ResponseTarg
 
 if TYPE_CHECKING:
     from .notifications import Transports
-from .vocabulary import CONFIG_ROLES, DEFAULT_TARGETS, OPEN_STATUSES, WORKER_ROLES, EscalationReason
+from .vocabulary import (
+    CONFIG_ROLES,
+    DEFAULT_TARGETS,
+    ESCALATION_HORIZON,
+    OPEN_STATUSES,
+    WORKER_ROLES,
+    EscalationReason,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,7 +212,8 @@ def run_escalations(session: Session, now: datetime, *, transports: Transports |
 
     sync_incidents(session, now=now, transports=transports)
     taken: list[EscalationEvent] = []
-    alerts = session.execute(select(AlertRecord).where(AlertRecord.status.in_(OPEN_STATUSES))
+    alerts = session.execute(select(AlertRecord).where(AlertRecord.status.in_(OPEN_STATUSES),
+                                                       AlertRecord.raised_at >= now - ESCALATION_HORIZON)
                              .order_by(AlertRecord.raised_at, AlertRecord.id)).scalars().all()
     done = {(alert_id, reason, level) for alert_id, reason, level in session.execute(
         select(EscalationEvent.alert_id, EscalationEvent.reason, EscalationEvent.level)

@@ -103,6 +103,9 @@ INCIDENT_WINDOW = timedelta(hours=2)
 #: An alert found without having been announced (written without the raise hook) is announced only if it was
 #: raised this recently; older ones (an import of historical data) are grouped but never announced.
 DISPATCH_HORIZON = timedelta(hours=1)
+#: Escalation looks at alerts raised this recently: a live alert climbs the whole tree long before; an older
+#: one that has never escalated came from an import of historical data and is not escalated now.
+ESCALATION_HORIZON = timedelta(days=2)
 
 
 def severity_rank(value: str) -> int:
