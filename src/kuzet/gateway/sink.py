@@ -62,7 +62,7 @@ class StoreSink:
     reports are committed, and gets :class:`SinkUnavailable` if that transaction failed.
     """
 
-    def __init__(self, sessions: sessionmaker[Session], *, max_batch: int = 20_000) -> None:
+    def __init__(self, sessions: sessionmaker[Session], *, max_batch: int = 2_000) -> None:
         self.sessions = sessions
         self.max_batch = max_batch
         self._pending: list[tuple[list[DeviceReport], str, asyncio.Future[None]]] = []
