@@ -1,0 +1,58 @@
+"""The gateway's store side on SQLite and PostgreSQL: the store sink is idempotent and resolves the wearer,
+unknown devices are upserted, and commands go queued -> sent -> acknowledged."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select
+
+from kuzet.domain.enums import Source
+from kuzet.domain.reports import DeviceReport
+from kuzet.gateway import StoreSink, note_unknown_device, queue_command
+from kuzet.gateway.directory import Directory
+from kuzet.store.db import transaction
+from kuzet.store.models import DeviceReportRecord, UnknownDevice
+
+from .conftest import KUZET, TELTONIKA_UNASSIGNED, make_fleet
+
+T0 = datetime(2026, 11, 2, 17, 0, tzinfo=UTC)
+
+
+def test_store_side_on_both_databases(db_url: str) -> None:
+    fleet = make_fleet(db_url)
+    sink = StoreSink(fleet.sessions)
+    reports = [DeviceReport(device=serial, seq=i, time=T0 + timedelta(minutes=i), received=T0, lat=43.2, lon=76.9,
+                            source=Source.GPS, accuracy_m=5.0, raw=b"frame")
+               for serial in (KUZET, TELTONIKA_UNASSIGNED) for i in range(3)]
+
+    async def deliver() -> None:
+        await asyncio.gather(sink.append(reports[:4], protocol="kuzet"), sink.append(reports, protocol="kuzet"))
+        await sink.close()
+
+    asyncio.run(deliver())
+    with fleet.sessions() as s:
+        rows = s.execute(select(DeviceReportRecord).order_by(DeviceReportRecord.id)).scalars().all()
+    assert len(rows) == 6
+    assert {r.device: r.person_id for r in rows} == {KUZET: fleet.person_id, TELTONIKA_UNASSIGNED: None}
+    assert all(r.raw == b"frame" for r in rows)
+
+    for _ in range(3):
+        with transaction(fleet.sessions) as s:
+            note_unknown_device(s, "STRANGER-1", "gt06", "10.0.0.7:5000")
+    with fleet.sessions() as s:
+        (stranger,) = s.execute(select(UnknownDevice)).scalars().all()
+    assert (stranger.serial, stranger.attempts, stranger.protocol) == ("STRANGER-1", 3, "gt06")
+
+    with transaction(fleet.sessions) as s:
+        command_id = queue_command(s, KUZET, "locate").id
+    directory = Directory(fleet.sessions)
+
+    async def deliver_command() -> None:
+        (taken,) = await directory.take_commands(KUZET)
+        assert taken.id == command_id and taken.kind == "locate"
+        await directory.acknowledge(KUZET, command_id)
+        assert await directory.take_commands(KUZET) == []
+
+    asyncio.run(deliver_command())
