@@ -86,12 +86,14 @@ def test_response_times_use_the_regional_target_before_the_national_one(world) -
     critical = rows["critical"]
     assert critical["alerts"] == 2 and critical["acknowledged"] == 2
     assert critical["median_min"] == pytest.approx(8.5)
-    assert critical["target_min"] == 5.0  # the national target shown; R1's own 10 min is what was applied
+    assert critical["target_min"] == 10.0  # R1's own target, applied before the national 5 min
     assert critical["within_target_pct"] == 50.0
     high = rows["high"]
     # 10 min (within 15), 20 min (late) and one never acknowledged (counts as late).
     assert high["alerts"] == 3 and high["acknowledged"] == 2 and high["within_target_pct"] == pytest.approx(33.3)
-    assert rows["medium"]["within_target_pct"] is None  # no target set for medium
+    # No target stored for medium: the built-in one hour applies (30 and 45 min: both within).
+    assert rows["medium"]["target_min"] == 60.0 and rows["medium"]["within_target_pct"] == 100.0
+    assert rows["low"]["alerts"] == 0 and rows["low"]["within_target_pct"] is None
 
 
 def test_enforcement_counts_violations_warnings_submissions_and_revocations(world) -> None:  # type: ignore[no-untyped-def]

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, func, or_, select, true
 from sqlalchemy.orm import Session
 
-from kuzet.alerts.models import ResponseTarget
+from kuzet.alerts.escalation import TargetBook
 from kuzet.alerts.vocabulary import Outcome
 from kuzet.casework.models import (
     CourtDecision,
@@ -169,42 +169,31 @@ def alert_rates(session: Session, scope: Scope, start: datetime, end: datetime) 
                  tuple(rows), (f"wearer-days in the period: {wd:.1f}",))
 
 
-def _targets(session: Session) -> dict[tuple[int | None, str], float]:
-    rows = session.execute(select(ResponseTarget.region_id, ResponseTarget.severity,
-                                  ResponseTarget.acknowledge_within_s)).all()
-    return {(r, s): v for r, s, v in rows}
-
-
 def response_times(session: Session, scope: Scope, start: datetime, end: datetime) -> Table:
     """Acknowledgement times against the target of each alert's severity (regional target, else national)."""
     alerts = session.execute(
         select(AlertRecord.severity, AlertRecord.region_id, AlertRecord.raised_at, AlertRecord.acknowledged_at)
         .join(Person, Person.id == AlertRecord.person_id)
         .where(scope.people(), AlertRecord.raised_at >= start, AlertRecord.raised_at < end)).all()
-    targets = _targets(session)
+    book = TargetBook(session)
     rows = []
     for severity in sorted(Severity, key=lambda s: -s.rank):
         mine = [a for a in alerts if a.severity == severity.value]
         acked = [(a.acknowledged_at - a.raised_at).total_seconds() / 60 for a in mine if a.acknowledged_at]
-        within = 0
-        judged = 0
-        for a in mine:
-            target = targets.get((a.region_id, severity.value), targets.get((None, severity.value)))
-            if target is None:
-                continue
-            judged += 1
-            if a.acknowledged_at is not None and (a.acknowledged_at - a.raised_at).total_seconds() <= target:
-                within += 1
-        national = targets.get((None, severity.value))
+        within = sum(1 for a in mine if a.acknowledged_at is not None
+                     and a.acknowledged_at - a.raised_at <= book.get(severity.value, a.region_id).acknowledge_within)
+        scope_target = book.get(severity.value, scope.id if scope.level == "region" else None).acknowledge_within
         rows.append((severity.value, len(mine), len(acked),
                      round(statistics.median(acked), 1) if acked else None,
                      round(statistics.quantiles(acked, n=10)[-1], 1) if len(acked) >= 2 else
                      (round(acked[0], 1) if acked else None),
-                     None if national is None else round(national / 60, 1),
-                     round(100.0 * within / judged, 1) if judged else None))
+                     round(scope_target.total_seconds() / 60, 1),
+                     round(100.0 * within / len(mine), 1) if mine else None))
     return Table("response", "Acknowledgement times against targets",
                  ("severity", "alerts", "acknowledged", "median_min", "p90_min", "target_min", "within_target_pct"),
-                 tuple(rows), ("an unacknowledged alert counts as outside its target",))
+                 tuple(rows), ("each alert is judged against its own region's target (else the national one, else "
+                               "the built-in default); target_min is the scope's; an unacknowledged alert counts as "
+                               "outside its target",))
 
 
 def enforcement(session: Session, scope: Scope, start: datetime, end: datetime) -> Table:
