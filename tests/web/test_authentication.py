@@ -26,6 +26,7 @@ from kuzet.auth.service import (
 from kuzet.domain.enums import Role
 from kuzet.exchange.store_io import ensure_region
 from kuzet.settings import Settings
+from kuzet.simulator.demo import ensure_demo_partner
 from kuzet.store.db import make_engine, session_factory
 from kuzet.store.migrate import upgrade
 from kuzet.web.app import create_app
@@ -112,11 +113,13 @@ def test_sign_in_over_the_api_with_lockout_and_revocation(factory: sessionmaker[
 def test_demo_users_cover_every_role_with_distinct_random_passwords(factory: sessionmaker[Session]) -> None:
     with factory() as s, s.begin():
         region, unit = ensure_region(s, "ALM", "Asia/Almaty")
-        logins = seed_demo_users(s, region.id, unit.id)
-        again = seed_demo_users(s, region.id, unit.id)
+        partner_id = ensure_demo_partner(s, region.id)
+        logins = seed_demo_users(s, region.id, unit.id, partner_id=partner_id)
+        again = seed_demo_users(s, region.id, unit.id, partner_id=ensure_demo_partner(s, region.id))
     assert {role for _, _, role in logins} == set(Role)
     assert len({pw for _, pw, _ in logins}) == len(logins)
     assert all(pw == "(unchanged)" for _, pw, _ in again)
     with factory() as s:
         for username, password, _ in logins:
             assert authenticate(s, username, password).ok
+        assert find_user(s, "partner").partner_id == partner_id  # type: ignore[union-attr]

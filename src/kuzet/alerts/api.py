@@ -38,7 +38,6 @@ configurers = require_roles(*CONFIG_ROLES)
 AlertId = Annotated[int, Path(ge=1, le=ID_MAX)]
 
 _WORKER_SET = frozenset(WORKER_ROLES)
-add_nav_item(NavItem("/ui/queue", "Queue", _WORKER_SET))
 add_nav_item(NavItem("/ui/handover", "Handover", _WORKER_SET))
 add_nav_item(NavItem("/ui/alert-settings", "Alert settings", frozenset(CONFIG_ROLES)))
 

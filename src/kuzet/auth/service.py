@@ -251,12 +251,12 @@ def revoke_api_token(session: Session, token: str, *, now: datetime | None = Non
 
 
 # -- demo -----------------------------------------------------------------------------------------------------
-DEMO_PARTNER_ID = 1
-
-
-def seed_demo_users(session: Session, region_id: int, unit_id: int) -> list[tuple[str, str, Role]]:
+def seed_demo_users(session: Session, region_id: int, unit_id: int, *,
+                    partner_id: int) -> list[tuple[str, str, Role]]:
     """Create one user per role for a demo region and return ``(username, password, role)`` for each.
 
+    ``partner_id`` is the casework partner organisation (``casework_partners.id``) the ``partner`` user works
+    for (``kuzet.simulator.demo.ensure_demo_partner`` makes one).
     Passwords are random per call (printed by ``kuzet demo``), so a demo database never ships a known login.
     Existing demo users are left alone and listed without a password ("(unchanged)").
     """
@@ -274,7 +274,7 @@ def seed_demo_users(session: Session, region_id: int, unit_id: int) -> list[tupl
         scoped = role not in (Role.ADMINISTRATOR, Role.AUDITOR, Role.ANALYST, Role.PARTNER)
         create_user(session, username, password, role, region_id=region_id if scoped else None,
                     unit_id=unit_id if role in (Role.OFFICER, Role.SUPERVISOR) else None,
-                    partner_id=DEMO_PARTNER_ID if role is Role.PARTNER else None,
+                    partner_id=partner_id if role is Role.PARTNER else None,
                     full_name=username.capitalize())
         out.append((username, password, role))
     return out

@@ -9,10 +9,10 @@ message; nothing is half-done because the request's session is rolled back on er
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
@@ -57,9 +57,15 @@ add_nav_item(NavItem("/ui/devices", "Devices", frozenset(FLEET_ROLES)))
 
 @router.get("/ui/devices", response_class=HTMLResponse)
 def stock_page(request: Request, status: str = "", unit: str = "", type: str = "",
+               fit_for: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
                principal: Principal = Depends(fleet_reader), session: Session = Depends(get_session)) -> Response:
-    """Stock per unit and the device list."""
+    """Stock per unit and the device list; with ``fit_for`` (a person's id, from their page) the devices in
+    stock link to the fitting form for that person."""
+    fit_person = None
+    if fit_for is not None and principal.role in FITTING_ROLES:
+        fit_person = person_for_fitting(session, principal, fit_for)
     return render(request, "devices/stock.html", {
+        "fit_person": fit_person,
         "stock": stock_by_unit(session, principal),
         "devices": list_devices(session, principal, status=status or None, unit=unit or None,
                                 type_code=type or None),

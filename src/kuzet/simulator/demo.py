@@ -14,14 +14,16 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
 from rich.console import Console
 from rich.table import Table
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
+from kuzet.audit import SYSTEM, Actor
 from kuzet.settings import Settings
 from kuzet.store.db import make_engine, session_factory
 from kuzet.store.migrate import upgrade
@@ -49,7 +51,8 @@ def _fresh_sqlite(settings: Settings) -> None:
 
 
 def prepare(settings: Settings, *, wearers: int, start: datetime, fresh: bool = True) -> DemoSetup:
-    """Migrate, then register the demo region, its users and the simulated people (once per database)."""
+    """Migrate, then register the demo region, its NGO partner, its users and the simulated people (once per
+    database); the first Almaty person gets a programme goal with that partner, so the partner's page shows it."""
     from kuzet.auth.service import seed_demo_users
 
     if fresh and settings.is_sqlite:
@@ -61,13 +64,53 @@ def prepare(settings: Settings, *, wearers: int, start: datetime, fresh: bool = 
     with factory() as session, session.begin():
         regions = seed_regions(session)
         region, unit = regions["Almaty"]
-        logins = [(u, pw, role.value) for u, pw, role in seed_demo_users(session, region.id, unit.id)]
+        partner_id = ensure_demo_partner(session, region.id)
+        logins = [(u, pw, role.value) for u, pw, role in seed_demo_users(session, region.id, unit.id,
+                                                                          partner_id=partner_id)]
         officer = session.execute(select(User.id).where(User.username == "officer")).scalar_one()
         already = set(session.execute(select(Person.code)).scalars())
         todo = [p for p in people if p.code not in already]
         secrets = seed_people(session, todo, regions, officers={"Almaty": officer}, fitted_at=start) if todo else {}
+        _demo_goal(session, region.id, partner_id, Actor(officer, "officer", "officer"), start)
     engine.dispose()
     return DemoSetup(logins, secrets, len(people), start)
+
+
+DEMO_PARTNER_NAME = "Social Support Centre (demo NGO)"
+
+
+def ensure_demo_partner(session: Session, region_id: int) -> int:
+    """The id of the demo region's NGO partner (created once), delivering employment, housing and documents;
+    the demo ``partner`` user works for it (``kuzet demo`` and ``kuzet user demo``)."""
+    from kuzet.casework import programme
+    from kuzet.casework.models import Partner
+
+    existing = session.execute(select(Partner.id).where(Partner.name == DEMO_PARTNER_NAME,
+                                                        Partner.region_id == region_id)).scalar()
+    if existing is not None:
+        return int(existing)
+    return programme.create_partner(session, SYSTEM, "ngo", DEMO_PARTNER_NAME, region_id=region_id,
+                                    services=("employment", "housing", "documents"),
+                                    contact="+7 727 000 00 00").id
+
+
+def _demo_goal(session: Session, region_id: int, partner_id: int, officer: Actor, start: datetime) -> None:
+    """One programme goal, with an action, for the first Almaty person, set by their officer and delivered by
+    the demo partner."""
+    from kuzet.casework import programme
+    from kuzet.casework.models import ProgrammeGoal
+
+    if session.execute(select(ProgrammeGoal.id).where(ProgrammeGoal.partner_id == partner_id)).first():
+        return
+    person_id = session.execute(select(Person.id).where(Person.region_id == region_id)
+                                .order_by(Person.code).limit(1)).scalar()
+    if person_id is None:
+        return
+    today = start.date()
+    goal = programme.add_goal(session, officer, person_id, "employment", "find steady work within three months",
+                              partner_id=partner_id, due_on=today + timedelta(days=90))
+    programme.add_action(session, officer, goal.id, "job-search interview at the centre",
+                         due_on=today + timedelta(days=7))
 
 
 def _wait_healthy(url: str, proc: subprocess.Popen[bytes], timeout: float = 90.0) -> None:

@@ -120,14 +120,16 @@ def register(app: typer.Typer) -> None:
 
     @user_app.command("demo")
     def user_demo(region: str = typer.Option("DEMO", help="Region code (created if missing)")) -> None:
-        """Create one demo user per role in a region and print their logins."""
+        """Create one demo user per role in a region (the partner user works for the region's demo NGO) and
+        print their logins."""
         from kuzet.auth.service import seed_demo_users
         from kuzet.exchange.store_io import ensure_region
+        from kuzet.simulator.demo import ensure_demo_partner
         from kuzet.store.db import transaction
 
         with transaction(_sessions()) as session:
             r, u = ensure_region(session, region, get_settings().default_timezone)
-            logins = seed_demo_users(session, r.id, u.id)
+            logins = seed_demo_users(session, r.id, u.id, partner_id=ensure_demo_partner(session, r.id))
         for username, password, role in logins:
             console.print(f"{role.value:15} {username:12} {password}")
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from kuzet.access import AccessDenied, NotVisible, can_change_plans, check_person_access, people_scope
@@ -169,7 +169,17 @@ class OrderInput:
 
 
 def add_order_version(session: Session, principal: Principal, person_id: int, data: OrderInput) -> CourtOrder:
-    """Record a new version of the person's court order (a variation never overwrites the previous one)."""
+    """Record a new version of the person's court order (a variation never overwrites the previous one).
+
+    One code path with casework: the first version is :func:`kuzet.casework.orders.record_initial_order`,
+    every later one :func:`kuzet.casework.orders.vary_order` (which refuses a version taking effect before the
+    one it follows). The body is the whole new version: its court, dates, conditions and obligations replace
+    the previous version's; the category stays the order's.
+    """
+    # casework registers people through this module, so its order service is imported here, not at the top
+    from kuzet.casework import orders
+    from kuzet.casework.vocabulary import Variation
+
     if not can_change_plans(principal):
         raise AccessDenied(f"role {principal.role.value} may not record court orders")
     person = check_person_access(session, principal, person_id)
@@ -179,23 +189,30 @@ def add_order_version(session: Session, principal: Principal, person_id: int, da
         raise DomainError(f"unknown category {data.category!r}", field="category") from None
     if data.start_date and data.end_date and data.end_date < data.start_date:
         raise DomainError("the order ends before it starts", field="end_date")
-    if not data.variation.strip():
+    variation = data.variation.strip()
+    if not variation:
         raise DomainError("name what this version changes", field="variation")
-    version = (session.execute(select(func.max(CourtOrder.version)).where(CourtOrder.person_id == person.id))
-               .scalar() or 0) + 1
     eff = data.effective_from or datetime.now(UTC)
     if eff.tzinfo is None:
         raise DomainError("must carry a time zone", field="effective_from")
-    order = CourtOrder(person_id=person.id, version=version, category=data.category, court=data.court,
-                       case_number=data.case_number, article=data.article, start_date=data.start_date,
-                       end_date=data.end_date, conditions=list(data.conditions), obligations=list(data.obligations),
-                       variation=data.variation.strip()[:40], effective_from=eff.astimezone(UTC),
-                       created_by=principal.user_id)
-    session.add(order)
-    session.flush()
+    previous = orders.latest_version(session, person.id)
+    if previous is None:
+        if variation != Variation.INITIAL.value:
+            raise DomainError(f"person {person.code} has no court order yet: record the initial order "
+                              f"(variation {Variation.INITIAL.value!r}) first", field="variation")
+        order = orders.record_initial_order(session, principal.actor, person, orders.OrderTerms(
+            category=data.category, court=data.court, case_number=data.case_number, article=data.article,
+            start_date=data.start_date, end_date=data.end_date, conditions=data.conditions,
+            obligations=data.obligations), effective_from=eff)
+    else:
+        if data.category != previous.category:
+            raise DomainError(f"a variation keeps the order's category ({previous.category}); a new sentence "
+                              "is a new registration", field="category")
+        order = orders.vary_order(session, principal.actor, person.id, variation, effective_from=eff, changes={
+            "court": data.court, "case_number": data.case_number, "article": data.article,
+            "start_date": data.start_date, "end_date": data.end_date, "conditions": list(data.conditions),
+            "obligations": list(data.obligations)})
     session.refresh(person)
-    record(session, principal.actor, "create", "court_order", order.id, person_id=person.id,
-           purpose="order variation", detail={"version": version, "variation": order.variation})
     return order
 
 

@@ -13,9 +13,12 @@ from sqlalchemy.orm import Session
 
 from kuzet.access import can_change_plans
 from kuzet.audit.reads import AuditQuery
+from kuzet.casework.vocabulary import Variation
+from kuzet.devices.queries import FITTING_ROLES
 from kuzet.domain.enums import AlertType, Category, Role
 from kuzet.domain.errors import DomainError
 from kuzet.domain.geometry import points_lonlat, shape_from_geojson
+from kuzet.reports.service import EVIDENCE_ROLES
 from kuzet.store.models import ZoneRecord
 from kuzet.web.api.schemas import ID_MAX, AlertOut, FixOut, LivePositionOut
 from kuzet.web.deps import Principal, get_session, require_roles
@@ -75,6 +78,9 @@ def person_page(request: Request, person_id: PersonId,
         "zones": [zone_view(z) for z in zones], "assignments": assignments, "alerts": alerts,
         "can_edit": can_change_plans(principal), "order_error": order_error,
         "categories": [c.value for c in Category],
+        "variations": [v.value for v in Variation if (v is Variation.INITIAL) == (not orders)],
+        "can_fit": principal.role in FITTING_ROLES,
+        "can_export_evidence": principal.role in EVIDENCE_ROLES,
     })
 
 
@@ -161,17 +167,27 @@ def trail_page(request: Request, person_id: PersonId,
 @router.get("/ui/alerts", response_class=HTMLResponse)
 def alert_queue(request: Request, show: Annotated[str, Query(max_length=8)] = "open",
                 principal: Principal = Depends(people_roles), session: Session = Depends(get_session)) -> Response:
-    alerts = alert_svc.list_alerts(session, principal, open_only=(show != "all"), limit=300)
-    return render(request, "alerts.html", {"alerts": alerts, "show": show})
+    """The one alert queue: the alert workflow's open alerts (most severe, then oldest first, with the
+    acknowledgement deadline, incident and assignee), acknowledged in place or worked on ``/ui/queue/{id}``;
+    ``show=all`` adds the closed ones."""
+    from kuzet.alerts import workflow
+
+    now = datetime.now(UTC)
+    items = workflow.alert_queue(session, principal, now)
+    closed = alert_svc.list_alerts(session, principal, status="closed", limit=300) if show == "all" else []
+    return render(request, "alerts.html", {"items": items, "closed": closed, "show": show, "now": now})
 
 
 @router.post("/ui/alerts/{alert_id}/acknowledge")
 def acknowledge(request: Request, alert_id: Annotated[int, Path(ge=1, le=ID_MAX)], note: str = Form(""),
                 next: str = Form("/ui/alerts"),
                 principal: Principal = Depends(people_roles), session: Session = Depends(get_session)) -> Response:
+    """Acknowledge from the queue through the alert workflow (claims the alert when unclaimed)."""
+    from kuzet.alerts import workflow
+
     from .pages import safe_next
 
-    alert_svc.acknowledge_alert(session, principal, alert_id, note[:2000])
+    workflow.acknowledge_alert(session, principal, alert_id, note[:2000])
     return RedirectResponse(safe_next(next, "/ui/alerts"), status_code=303)
 
 
