@@ -20,6 +20,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+DEFAULT_RETENTION_DAYS = {"positions": 365 * 3, "alerts": 365 * 10, "audit": 365 * 3, "documents": 365 * 10}
 _DEV_SECRET = "dev-only-change-me"  # noqa: S105 - a recognisable placeholder, refused outside dev mode
 
 
@@ -49,12 +50,12 @@ class Settings(BaseSettings):
     sms_gateway_url: str = ""
     webhook_secret: str = _DEV_SECRET
     prison_cost_per_year_kzt: int = 580_000
-    retention_days: dict[str, int] = Field(
-        default_factory=lambda: {"positions": 365 * 3, "alerts": 365 * 10, "audit": 365 * 3, "documents": 365 * 10}
-    )
+    #: Days each data category is kept; a file or variable naming some categories keeps the defaults of the rest.
+    retention_days: dict[str, int] = Field(default_factory=lambda: dict(DEFAULT_RETENTION_DAYS))
 
     @model_validator(mode="after")
     def _fill_and_check(self) -> Settings:
+        self.retention_days = {**DEFAULT_RETENTION_DAYS, **self.retention_days}
         if not self.database_url:
             self.database_url = f"sqlite:///{(self.var_dir / 'kuzet.db').as_posix()}"
         if self.mode != "dev":
