@@ -69,6 +69,24 @@ def test_already_outside_fires_by_timer_without_new_data() -> None:
     assert change.episode.raised_at == at
 
 
+def test_a_device_silent_since_before_the_curfew_window_is_a_communication_loss_not_a_curfew_absence() -> None:
+    # The subject is away until minute 10 and the battery dies; curfew opens at minute 30 (17:30 local).
+    p = plan(zones=[home_zone(CURFEW_17_TO_06)], timeout_s=1800)
+    engine = Engine(p)
+    for r in track([AWAY] * 11):
+        engine.on_report(r, now=r.received)
+    fired = _fire_timers(engine, until=T0 + timedelta(hours=14))
+    kinds = {c.episode.type for _, c in fired}
+    assert AlertType.CURFEW_ABSENCE not in kinds  # nothing positional from inside the window
+    assert AlertType.COMMUNICATION_LOSS in kinds
+    # Fresh fixes outside after the window opened are a violation again, from the window's start.
+    engine2 = Engine(p)
+    for r in track([AWAY] * 11) + track([AWAY] * 10, start_minute=40, seq0=100):
+        engine2.on_report(r, now=r.received)
+    _fire_timers(engine2, until=T0 + timedelta(minutes=60))
+    assert [e.type for e in engine2.open_episodes()].count(AlertType.CURFEW_ABSENCE) == 1
+
+
 def test_two_minute_step_out_under_the_grace_is_not_an_alert() -> None:
     p = plan(zones=[home_zone()])
     points = [HOME] * 10 + [AWAY, AWAY] + [HOME] * 10

@@ -133,6 +133,12 @@ def due(state: RuleState, window: Window | None, grace: float) -> float | None:
         return None
     if state.usable_says == 0:
         return None  # the latest accurate fix does not confirm it: wait for one that does
+    if state.last_strong < window[0] - grace:
+        # A violation rests on positional evidence from the time it claims: strong fixes from long before
+        # the window opened (a device that went silent at work in the evening) prove nothing about the
+        # window. A fix within one grace of the opening still stands for it (the subject could not have got
+        # back in time without it showing); anything older waits for a fresh fix in the window.
+        return None
     return max(state.since, window[0]) + grace
 
 
