@@ -102,3 +102,15 @@ def test_an_administrator_records_a_contract_and_an_invoice_on_the_leases_page(
     bad = client.post("/ui/fleet/leases", data={**invoice, "number": "P-2", "lines": "DEV-N-A, x, 1"},
                       headers=admin, follow_redirects=False)
     assert "expected%20%27serial%2C%20days%2C%20amount%27" in bad.headers["location"]
+
+
+def test_the_device_page_leads_to_the_wearer_and_the_stock_page_fits_for_a_person_in_scope(
+        client: TestClient, world: World) -> None:
+    officer = world.auth("officer_n1")
+    page = client.get("/ui/devices/DEV-N-A", headers=officer).text
+    assert f'<a href="/ui/people/{world.people["N-A"]}">N-A</a>' in page
+    stock = client.get(f"/ui/devices?status=in_stock&fit_for={world.people['N-A']}", headers=officer).text
+    assert 'data-testid="fit-for"' in stock and f'name="fit_for" value="{world.people["N-A"]}"' in stock
+    assert client.get(f"/ui/devices?fit_for={world.people['S-A']}", headers=officer).status_code == 404
+    operator = client.get(f"/ui/devices?fit_for={world.people['N-A']}", headers=world.auth("operator_n"))
+    assert operator.status_code == 200 and 'data-testid="fit-for"' not in operator.text  # operators do not fit

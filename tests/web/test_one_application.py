@@ -81,6 +81,13 @@ def test_the_alert_queue_is_the_workflow_queue_with_acknowledgement_in_place(app
         alert = s.get(AlertRecord, alert_id)
         assert alert is not None and alert.status == "acknowledged"
         assert alert.assignee_id == world.user_ids["operator_n"]  # the workflow claims it for the acknowledger
+    other = world.alerts["N-B"]  # the API acknowledges through the same workflow step
+    r = _login(app, "officer_n1b").post(f"/api/v1/alerts/{other}/acknowledge", json={"note": "on my way"})
+    assert r.status_code == 200 and r.json()["status"] == "acknowledged"
+    with factory() as s:
+        alert = s.get(AlertRecord, other)
+        assert alert is not None and alert.assignee_id == world.user_ids["officer_n1b"]
+        assert [a.kind for a in alert.actions] == ["acknowledge"]
 
 
 def test_the_persons_page_leads_to_the_case_file_the_fitting_and_the_evidence_pack(

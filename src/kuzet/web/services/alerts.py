@@ -1,24 +1,22 @@
 """The alert queue's basics on the core ``alerts`` table: a scoped list and acknowledgement.
 
-The alert-workflow capability owns the full workflow (claim, escalate, close with outcome); these functions
-are the minimum the map and queue pages need, and they never change an alert's facts (start, end, type,
-evidence), only its place in the workflow.
+The alert-workflow capability (:mod:`kuzet.alerts.workflow`) owns the full workflow (claim, acknowledge,
+escalate, close with outcome); these functions are the minimum the map needs, and acknowledgement goes through
+the workflow. They never change an alert's facts (start, end, type, evidence), only its place in the workflow.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import case, select
 from sqlalchemy.orm import Session
 
 from kuzet.access import AccessDenied, NotVisible, alerts_scope, can_read_people
-from kuzet.audit import record
 from kuzet.audit.reads import record_read
 from kuzet.auth.principal import Principal
-from kuzet.domain.errors import DomainError
-from kuzet.store.models import AlertAction, AlertRecord
+from kuzet.store.models import AlertRecord
 
 OPEN_STATUSES = ("new", "claimed", "acknowledged")
 _SEVERITY_ORDER = case({"critical": 0, "high": 1, "medium": 2, "low": 3}, value=AlertRecord.severity, else_=4)
@@ -55,21 +53,13 @@ def get_alert(session: Session, principal: Principal, alert_id: int) -> AlertRec
 
 def acknowledge_alert(session: Session, principal: Principal, alert_id: int, note: str = "", *,
                       now: datetime | None = None) -> AlertRecord:
-    """Mark an alert as seen and being handled by the caller."""
-    alert = get_alert(session, principal, alert_id)
-    if alert.status == "closed":
-        raise DomainError(f"alert {alert_id} is already closed", field="status")
-    at = (now or datetime.now(UTC)).astimezone(UTC)
-    if alert.status != "acknowledged":
-        alert.status = "acknowledged"
-        alert.acknowledged_at = at
-        alert.assignee_id = alert.assignee_id or principal.user_id
-    session.add(AlertAction(alert_id=alert.id, user_id=principal.user_id, kind="acknowledge", note=note[:2000],
-                            at=at, detail={}))
-    record(session, principal.actor, "acknowledge", "alert", alert.id, person_id=alert.person_id,
-           purpose="alert triage", detail={"note": note[:200]})
-    session.flush()
-    return alert
+    """Mark an alert as seen and being handled by the caller: the alert workflow's acknowledgement (one code
+    path for the API, the queue page and the workflow's own page; it claims an unclaimed alert)."""
+    from kuzet.alerts import workflow
+
+    if not can_read_people(principal):
+        raise AccessDenied(f"role {principal.role.value} may not see alerts")
+    return workflow.acknowledge_alert(session, principal, alert_id, note[:2000], now=now)
 
 
 def latest_alert_id(session: Session) -> int:

@@ -183,11 +183,9 @@ def acknowledge(request: Request, alert_id: Annotated[int, Path(ge=1, le=ID_MAX)
                 next: str = Form("/ui/alerts"),
                 principal: Principal = Depends(people_roles), session: Session = Depends(get_session)) -> Response:
     """Acknowledge from the queue through the alert workflow (claims the alert when unclaimed)."""
-    from kuzet.alerts import workflow
-
     from .pages import safe_next
 
-    workflow.acknowledge_alert(session, principal, alert_id, note[:2000])
+    alert_svc.acknowledge_alert(session, principal, alert_id, note[:2000])
     return RedirectResponse(safe_next(next, "/ui/alerts"), status_code=303)
 
 
