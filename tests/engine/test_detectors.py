@@ -121,6 +121,19 @@ def test_staying_in_an_exclusion_zone_is_raised_within_the_grace_and_a_fix() -> 
     assert ep.end == T0 + timedelta(minutes=15)
 
 
+def test_cell_positions_claiming_gps_accuracy_far_from_home_do_not_prove_an_absence() -> None:
+    # Indoors at home: GPS fixes, then a spell of cell positions 1-1.4 km off that claim 25 m.
+    p = plan(zones=[home_zone()])
+    far = [offset(HOME, 900 + 60 * i, 700) for i in range(8)]
+    reports = track([HOME] * 5) + track(far, start_minute=5, seq0=6, source="cell", accuracy_m=25.0) \
+        + track([HOME] * 5, start_minute=13, seq0=14)
+    assert of_type(replay_reports(p, reports), "curfew_absence") == []
+    # The same positions from GPS are an absence.
+    gps = track([HOME] * 5) + track(far, start_minute=5, seq0=6, accuracy_m=25.0) \
+        + track([HOME] * 5, start_minute=13, seq0=14)
+    assert len(of_type(replay_reports(p, gps), "curfew_absence")) == 1
+
+
 def test_a_two_kilometre_outlier_jump_is_not_an_alert() -> None:
     p = plan(zones=[home_zone(), school_zone()])
     points = [HOME] * 10 + [offset(HOME, 2000, 0)] + [HOME] * 10

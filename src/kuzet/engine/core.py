@@ -133,6 +133,7 @@ class Fix(NamedTuple):
     case: tuple[bool, ...]
     battery: int  # 1 critical, 0 fine, -1 unknown
     late: bool  # arrived more than LATE_AFTER_S after it was measured
+    cell: bool = False  # a cell-network position: never by itself strong evidence of a zone violation
 
 
 class DevState(NamedTuple):
@@ -216,6 +217,13 @@ def advance(spec: SubjectSpec, st: DevState, fix: Fix) -> tuple[DevState, list[I
     for i, rule in enumerate(spec.rules):
         rs = st.rules[i]
         c = fix.cs[i] if accepted else math.nan
+        usable = fix.usable
+        if fix.cell and rule.geometry is not None:
+            # Cell positions are hundreds of metres off whatever accuracy they claim: one can keep a run
+            # going, never prove it, and never count as the accurate fix that confirms or denies it.
+            usable = False
+            if c > rules.STRONG_WRONG:
+                c = rules.STRONG_WRONG
         if c != c:  # no usable position for this rule: only time moves on
             if rs is IDLE:
                 continue
@@ -223,7 +231,7 @@ def advance(spec: SubjectSpec, st: DevState, fix: Fix) -> tuple[DevState, list[I
         else:
             if rs is IDLE and c <= rules.WEAK_WRONG:
                 continue
-            nrs, em = rules.step(rs, t, c, fix.ident, rule.window_at(t), rule.grace, fix.usable)
+            nrs, em = rules.step(rs, t, c, fix.ident, rule.window_at(t), rule.grace, usable)
         if nrs is not rs:
             if new_rules is None:
                 new_rules = list(st.rules)
@@ -391,7 +399,7 @@ class Engine:
         usable = report.source is Source.BEACON or (
             has_pos and report.accuracy_m is not None and report.accuracy_m <= USABLE_ACCURACY_M)
         return Fix(t, ident, has_pos, lon, lat, scale, beacon, usable, tuple(cs), tuple(strap), tuple(case),
-                   battery, late)
+                   battery, late, report.source is Source.CELL)
 
     def _proximity_c(self, rule: RuleSpec, t: float, lon: float, lat: float, scale: float) -> float:
         track = self.pp_tracks.get(rule.protected_device or "")
@@ -817,7 +825,8 @@ def _state_from(raw: list[Any]) -> DevState:
 def _fix_from(raw: list[Any]) -> Fix:
     return Fix(float(raw[0]), None if raw[1] is None else int(raw[1]), bool(raw[2]), float(raw[3]),
                float(raw[4]), float(raw[5]), bool(raw[6]), bool(raw[7]), tuple(float(x) for x in raw[8]),
-               tuple(bool(x) for x in raw[9]), tuple(bool(x) for x in raw[10]), int(raw[11]), bool(raw[12]))
+               tuple(bool(x) for x in raw[9]), tuple(bool(x) for x in raw[10]), int(raw[11]), bool(raw[12]),
+               bool(raw[13]) if len(raw) > 13 else False)
 
 
 def _episode_plain(ep: AlertEpisode) -> dict[str, Any]:
