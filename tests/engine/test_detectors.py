@@ -134,6 +134,17 @@ def test_cell_positions_claiming_gps_accuracy_far_from_home_do_not_prove_an_abse
     assert len(of_type(replay_reports(p, gps), "curfew_absence")) == 1
 
 
+def test_stray_fixes_outside_with_fixes_back_inside_between_them_do_not_end_an_exclusion_violation() -> None:
+    # Ten minutes in the exclusion zone, then two lone fixes outside, each followed by a poor fix inside.
+    p = plan(zones=[school_zone()])
+    reports = track([SCHOOL_CENTRE] * 10)
+    reports += [report(10, AWAY, seq=11), report(11, SCHOOL_CENTRE, seq=12, accuracy_m=50.0),
+                report(12, AWAY, seq=13), report(13, SCHOOL_CENTRE, seq=14, accuracy_m=50.0)]
+    reports += track([SCHOOL_CENTRE] * 5, start_minute=14, seq0=15)
+    [ep] = of_type(replay_reports(p, reports), "exclusion_entry")
+    assert ep.end is None  # still inside at the end of the data: one episode, never closed
+
+
 def test_a_two_kilometre_outlier_jump_is_not_an_alert() -> None:
     p = plan(zones=[home_zone(), school_zone()])
     points = [HOME] * 10 + [offset(HOME, 2000, 0)] + [HOME] * 10

@@ -219,11 +219,14 @@ def advance(spec: SubjectSpec, st: DevState, fix: Fix) -> tuple[DevState, list[I
         c = fix.cs[i] if accepted else math.nan
         usable = fix.usable
         if fix.cell and rule.geometry is not None:
-            # Cell positions are hundreds of metres off whatever accuracy they claim: one can keep a run
-            # going, never prove it, and never count as the accurate fix that confirms or denies it.
+            # Cell positions are hundreds of metres off whatever accuracy they claim: one can start or keep a
+            # run going, never prove it, never cancel or end it, and never count as the accurate fix that
+            # confirms or denies it.
             usable = False
             if c > rules.STRONG_WRONG:
                 c = rules.STRONG_WRONG
+            elif c < rules.RESET_RIGHT:
+                c = rules.RESET_RIGHT
         if c != c:  # no usable position for this rule: only time moves on
             if rs is IDLE:
                 continue

@@ -119,6 +119,10 @@ def step(state: RuleState, t: float, c: float, ident: int | None, window: Window
         state = state._replace(strong=state.strong + 1, total=state.total + 1, exit_since=-1.0, exit_n=0,
                                evidence=_add_evidence(state.evidence, ident), last_strong=t, latest_wrong=True,
                                usable_says=1 if usable else state.usable_says, neutral_n=0)
+    elif c > WEAK_WRONG and state.exit_n > 0:
+        # a fix back on the wrong side breaks the count of right-side fixes in a row
+        state = state._replace(total=state.total + 1, exit_since=-1.0, exit_n=0, latest_wrong=True,
+                               usable_says=0 if usable else state.usable_says, neutral_n=state.neutral_n + 1)
     else:
         state = state._replace(total=state.total + 1, latest_wrong=c > WEAK_WRONG,
                                usable_says=0 if usable else state.usable_says, neutral_n=state.neutral_n + 1)
