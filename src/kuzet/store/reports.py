@@ -78,5 +78,6 @@ def _sqlite_plan() -> tuple[list[str], list[Any]]:
 
         dialect = sqlite.dialect()
         cols = [c for c in DeviceReportRecord.__table__.columns if c.name != "id"]
-        _SQLITE_PLAN.append(([c.name for c in cols], [c.type.bind_processor(dialect) for c in cols]))
+        processors = [c.type.dialect_impl(dialect).bind_processor(dialect) for c in cols]
+        _SQLITE_PLAN.append(([c.name for c in cols], processors))
     return _SQLITE_PLAN[0]
