@@ -145,6 +145,17 @@ def test_stray_fixes_outside_with_fixes_back_inside_between_them_do_not_end_an_e
     assert ep.end is None  # still inside at the end of the data: one episode, never closed
 
 
+def test_a_lone_outlier_after_fixes_on_the_boundary_is_not_an_absence() -> None:
+    # One fix 90 m out, five on the boundary (neither side), then a multipath fix 800 m out after the grace.
+    p = plan(zones=[home_zone()])
+    points = [HOME] * 5 + [offset(HOME, 90, 0)] + [offset(HOME, 62, 0)] * 5 + [offset(HOME, 800, 0)] + [HOME] * 5
+    assert of_type(replay_reports(p, track(points)), "curfew_absence") == []
+    # Two fixes in a row out there are an absence.
+    points = [HOME] * 5 + [offset(HOME, 90, 0)] + [offset(HOME, 62, 0)] * 5 + [offset(HOME, 800, 0)] * 2 \
+        + [HOME] * 5
+    assert len(of_type(replay_reports(p, track(points)), "curfew_absence")) == 1
+
+
 def test_a_two_kilometre_outlier_jump_is_not_an_alert() -> None:
     p = plan(zones=[home_zone(), school_zone()])
     points = [HOME] * 10 + [offset(HOME, 2000, 0)] + [HOME] * 10

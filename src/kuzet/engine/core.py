@@ -811,7 +811,8 @@ def _key_from(raw: Any) -> Any:
 def _rule_from(raw: list[Any]) -> RuleState:
     rs = RuleState(bool(raw[0]), float(raw[1]), int(raw[2]), int(raw[3]), float(raw[4]), int(raw[5]),
                    bool(raw[6]), float(raw[7]), float(raw[8]), tuple(int(x) for x in raw[9]), float(raw[10]),
-                   bool(raw[11]), int(raw[12]), int(raw[13]))
+                   bool(raw[11]), int(raw[12]), int(raw[13]),
+                   int(raw[14]) if len(raw) > 14 else rules.MIN_WRONG_ROW)
     return IDLE if rs == IDLE else rs
 
 

@@ -32,6 +32,9 @@ EXIT_FIXES = 2
 #: do not add up: the second starts a new run (minutes of uninformative fixes between two outliers must not
 #: make them look like a sustained absence). A gap with no position at all (indoors) keeps the chain.
 STRONG_CHAIN_S = 600.0
+#: Fixes in a row on the wrong side needed at the moment of raising: a lone jump out of a run of fixes that
+#: did not say "wrong" (a multipath outlier passes any speed gate at one fix a minute) proves nothing yet.
+MIN_WRONG_ROW = 2
 #: Evidence kept per episode (the first fixes that proved it).
 MAX_EVIDENCE = 30
 
@@ -55,6 +58,7 @@ class RuleState(NamedTuple):
     latest_wrong: bool = False  # the latest fix with a position was at least weakly on the wrong side
     usable_says: int = -1  # the latest usable fix (<= 100 m): 1 strongly wrong, 0 not, -1 none in the run
     neutral_n: int = 0  # fixes with a position since the latest strongly wrong one that were not strong
+    wrong_row: int = 0  # fixes with a position in a row, up to the latest, at least weakly on the wrong side
 
 
 IDLE = RuleState()
@@ -101,7 +105,7 @@ def step(state: RuleState, t: float, c: float, ident: int | None, window: Window
             return state, None
         state = RuleState(True, t, 1 if strong_fix else 0, 1, -1.0, 0, False, 0.0, NEVER,
                           _add_evidence((), ident) if strong_fix else (), t if strong_fix else -1.0, True,
-                          (1 if strong_fix else 0) if usable else -1)
+                          (1 if strong_fix else 0) if usable else -1, 0, 1)
     elif c < RESET_RIGHT:
         if not state.raised:
             return IDLE, None
@@ -110,22 +114,25 @@ def step(state: RuleState, t: float, c: float, ident: int | None, window: Window
             end = max(exit_since, state.ep_start)
             return IDLE, Emission("close", state.ep_start, end, confidence_of(state), state.evidence)
         state = state._replace(exit_since=exit_since, exit_n=state.exit_n + 1, total=state.total + 1,
-                               latest_wrong=False, usable_says=0 if usable else state.usable_says)
+                               latest_wrong=False, usable_says=0 if usable else state.usable_says, wrong_row=0)
     elif strong_fix and not state.raised and state.last_strong >= 0 and t - state.last_strong > STRONG_CHAIN_S \
             and state.neutral_n > 0:
         state = RuleState(True, t, 1, 1, -1.0, 0, False, 0.0, NEVER, _add_evidence((), ident), t, True,
-                          1 if usable else -1)
+                          1 if usable else -1, 0, state.wrong_row + 1)
     elif strong_fix:
         state = state._replace(strong=state.strong + 1, total=state.total + 1, exit_since=-1.0, exit_n=0,
                                evidence=_add_evidence(state.evidence, ident), last_strong=t, latest_wrong=True,
-                               usable_says=1 if usable else state.usable_says, neutral_n=0)
+                               usable_says=1 if usable else state.usable_says, neutral_n=0,
+                               wrong_row=state.wrong_row + 1)
     elif c > WEAK_WRONG and state.exit_n > 0:
         # a fix back on the wrong side breaks the count of right-side fixes in a row
         state = state._replace(total=state.total + 1, exit_since=-1.0, exit_n=0, latest_wrong=True,
-                               usable_says=0 if usable else state.usable_says, neutral_n=state.neutral_n + 1)
+                               usable_says=0 if usable else state.usable_says, neutral_n=state.neutral_n + 1,
+                               wrong_row=state.wrong_row + 1)
     else:
         state = state._replace(total=state.total + 1, latest_wrong=c > WEAK_WRONG,
-                               usable_says=0 if usable else state.usable_says, neutral_n=state.neutral_n + 1)
+                               usable_says=0 if usable else state.usable_says, neutral_n=state.neutral_n + 1,
+                               wrong_row=state.wrong_row + 1 if c > WEAK_WRONG else 0)
     return check(state, t, window, grace)
 
 
@@ -135,6 +142,8 @@ def due(state: RuleState, window: Window | None, grace: float) -> float | None:
         return None
     if window is None:
         return None
+    if state.wrong_row < MIN_WRONG_ROW:
+        return None  # the latest fix jumped out alone: wait for the next one to agree
     if state.usable_says == 0:
         return None  # the latest accurate fix does not confirm it: wait for one that does
     if state.last_strong < window[0] - grace:
