@@ -27,7 +27,7 @@ from kuzet.audit import SYSTEM, Actor
 from kuzet.settings import Settings
 from kuzet.store.db import make_engine, session_factory
 from kuzet.store.migrate import upgrade
-from kuzet.store.models import Person, User
+from kuzet.store.models import Device, Person, User
 
 from .live import LiveStats, demo_people, run_live
 from .seed import seed_people, seed_regions
@@ -70,7 +70,11 @@ def prepare(settings: Settings, *, wearers: int, start: datetime, fresh: bool = 
         officer = session.execute(select(User.id).where(User.username == "officer")).scalar_one()
         already = set(session.execute(select(Person.code)).scalars())
         todo = [p for p in people if p.code not in already]
-        secrets = seed_people(session, todo, regions, officers={"Almaty": officer}, fitted_at=start) if todo else {}
+        if todo:
+            seed_people(session, todo, regions, officers={"Almaty": officer}, fitted_at=start)
+        # Every Kuzet-protocol device's secret, whether registered now or by an earlier run.
+        secrets = {serial: secret for serial, secret in
+                   session.execute(select(Device.serial, Device.secret).where(Device.secret != "")).all()}
         _demo_goal(session, region.id, partner_id, Actor(officer, "officer", "officer"), start)
     engine.dispose()
     return DemoSetup(logins, secrets, len(people), start)
@@ -138,10 +142,33 @@ def banner(url: str, setup: DemoSetup) -> None:
                   "curfew starts for someone who is still out. Press Ctrl-C to stop.\n")
 
 
-def run_demo(settings: Settings, *, wearers: int = 24, minutes: float | None = None, fresh: bool = True) -> LiveStats:
-    """Run the whole demo; returns when ``minutes`` have passed (or on Ctrl-C)."""
+def drive(settings: Settings, setup: DemoSetup, *, wearers: int, minutes: float | None = None,
+          speed: float = 1.0) -> LiveStats:
+    """Drive the gateway named by the settings with the simulated fleet until ``minutes`` pass or Ctrl-C."""
     from kuzet.gateway.service import GatewayConfig
 
+    stop = asyncio.Event()
+
+    async def main() -> LiveStats:
+        loop = asyncio.get_running_loop()
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(signal.SIGINT, stop.set)
+            loop.add_signal_handler(signal.SIGTERM, stop.set)
+        if minutes is not None:
+            loop.call_later(minutes * 60, stop.set)
+        ports = GatewayConfig.from_env(settings).ports
+        return await run_live(demo_people(wearers, setup.start), secrets=setup.secrets, host=settings.gateway_host,
+                              ports=ports, start=setup.start, hours=24.0, speed=speed, stop=stop,
+                              on_progress=lambda s: console.print(
+                                  f"[dim]sent {s.sent} reports, {s.acknowledged} acknowledged[/]"))
+
+    stats = asyncio.run(main())
+    console.print(f"simulator stopped: {stats.sent} reports sent, {stats.acknowledged} acknowledged")
+    return stats
+
+
+def run_demo(settings: Settings, *, wearers: int = 24, minutes: float | None = None, fresh: bool = True) -> LiveStats:
+    """Run the whole demo; returns when ``minutes`` have passed (or on Ctrl-C)."""
     start = datetime.now(UTC).replace(microsecond=0)
     setup = prepare(settings, wearers=wearers, start=start, fresh=fresh)
     url = f"http://{settings.host}:{settings.port}"
@@ -151,23 +178,7 @@ def run_demo(settings: Settings, *, wearers: int = 24, minutes: float | None = N
     try:
         _wait_healthy(url, proc)
         banner(url, setup)
-        stop = asyncio.Event()
-
-        async def main() -> LiveStats:
-            loop = asyncio.get_running_loop()
-            with contextlib.suppress(NotImplementedError):
-                loop.add_signal_handler(signal.SIGINT, stop.set)
-                loop.add_signal_handler(signal.SIGTERM, stop.set)
-            if minutes is not None:
-                loop.call_later(minutes * 60, stop.set)
-            ports = GatewayConfig.from_env(settings).ports
-            return await run_live(demo_people(wearers, start), secrets=setup.secrets, ports=ports, start=start,
-                                  hours=24.0, stop=stop, on_progress=lambda s: console.print(
-                                      f"[dim]sent {s.sent} reports, {s.acknowledged} acknowledged[/]"))
-
-        stats = asyncio.run(main())
-        console.print(f"simulator stopped: {stats.sent} reports sent, {stats.acknowledged} acknowledged")
-        return stats
+        return drive(settings, setup, wearers=wearers, minutes=minutes)
     finally:
         proc.send_signal(signal.SIGINT)
         try:
