@@ -1,7 +1,5 @@
 """The ``kuzet`` command line: one entry point for operators and for development.
 
-> Working on this checkout right now? Read CONTRIBUTING.md first: migrations are one Alembic branch per area, commit only your own paths, and the stop time is in there.
-
 Capabilities add their commands through ``register(app)`` functions listed in ``COMMAND_MODULES``; every
 command calls the same service functions as the API.
 """

@@ -1,6 +1,4 @@
-"""(Read CONTRIBUTING.md before adding a model or migration.)
-
-Import every module that defines models, so that Alembic and ``create_all`` see the whole schema.
+"""Import every module that defines models, so that Alembic and ``create_all`` see the whole schema.
 
 A capability that adds tables adds its models module to ``MODEL_MODULES``.
 """
