@@ -213,3 +213,44 @@ async def test_two_monitors_split_the_nats_partitions_and_resume_from_their_chec
         await journal.close()
         engine.dispose()
         drop_pg_database(db_url)
+
+
+async def test_an_absence_granted_while_the_monitor_runs_lifts_the_curfew_in_the_running_engine(
+        sqlite_sessions: sessionmaker[Session], tmp_path: Path) -> None:
+    from kuzet.alerts.models import AuthorisedAbsence
+    from kuzet.store.models import Person
+
+    sessions = sqlite_sessions
+    devices = seed(sessions)  # S-0001's and S-0003's homes are far from the stream's position: curfew is broken
+    journal = EmbeddedJournal(tmp_path / "journal.db")
+    await journal.start()
+    reports = stream([devices[0], devices[2]], 40)
+    monitor = Monitor(sessions, journal, plan_refresh=timedelta(0), clock=lambda: reports[-1].received)
+    stop = asyncio.Event()
+    task = asyncio.create_task(monitor.run(stop))
+    try:
+        async with asyncio.timeout(20):
+            await monitor.ready.wait()
+            assert monitor.view is not None
+            before = monitor.view.fingerprint
+            with transaction(sessions) as s:
+                person = s.execute(select(Person).where(Person.code == "S-0001")).scalar_one()
+                s.add(AuthorisedAbsence(person_id=person.id, start=T0 - timedelta(hours=1),
+                                        end=T0 + timedelta(hours=3), reason="hospital"))
+            while monitor.view.fingerprint == before:  # noqa: ASYNC110 - polls the monitor's plan
+                await asyncio.sleep(0.05)
+            await journal.append(reports, protocol="kuzet")
+            while counts(sessions)[0] < len(reports):  # noqa: ASYNC110 - polls the store
+                await asyncio.sleep(0.05)
+    finally:
+        stop.set()
+        await task
+        await journal.close()
+    from kuzet.alerts.workflow import incident_of
+
+    with sessions() as s:
+        raised = list(s.execute(select(AlertRecord)).scalars())
+        curfew = {a.subject_code for a in raised if a.target == "home"}
+        # The monitor handed every raised alert to the alert workflow in its own transaction.
+        assert raised and all(incident_of(s, a.id) is not None for a in raised)
+    assert curfew == {"S-0003"}  # the same breach without an absence is still raised

@@ -26,6 +26,8 @@ def register(app: typer.Typer) -> None:
         partitions: str = typer.Option("all", help="Partitions to consume: all, 3, 0-3 or 0,2,5-7"),
         stream: str = typer.Option(None, help="JetStream stream name (default KUZET_JOURNAL_STREAM or KUZET)"),
         journal_partitions: int = typer.Option(None, help="Number of device partitions in the journal"),
+        alert_worker: bool = typer.Option(False, help="Also run the alert worker and the periodic jobs (only in a "
+                                          "deployment without kuzet serve: exactly one process may run them)"),
     ) -> None:
         """Run a monitor over some journal partitions: engine, positions, alert episodes, checkpoints."""
         from kuzet.pipeline.service import options_from_env, parse_partitions, run_pipeline
@@ -38,5 +40,6 @@ def register(app: typer.Typer) -> None:
         except ValueError as exc:
             raise typer.BadParameter(str(exc)) from None
         options = options_from_env(web=False, gateway=False, monitor=True, stream=stream,
-                                   journal_partitions=journal_partitions, partitions=chosen)
+                                   journal_partitions=journal_partitions, partitions=chosen,
+                                   alert_worker=alert_worker)
         asyncio.run(run_pipeline(get_settings(), options))

@@ -32,6 +32,8 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
+from kuzet.alerts.absences import absences_fingerprint
+from kuzet.alerts.notifications import on_alert_raised
 from kuzet.domain.alerts import AlertEpisode
 from kuzet.domain.plan import MonitoringPlan
 from kuzet.exchange.store_io import plan_for_people
@@ -92,6 +94,8 @@ def plan_fingerprint(session: Session) -> str:
                              .order_by(ProtectedPersonRecord.id)).all()
     parts += session.execute(select(Person.id, Person.status, Person.communication_timeout_s)
                              .order_by(Person.id)).all()
+    # Authorised absences lift inclusion zones: a grant or revocation must reach the running engine.
+    parts += absences_fingerprint(session)
     return hashlib.sha256(repr(parts).encode()).hexdigest()
 
 
@@ -113,34 +117,51 @@ def load_plan(session: Session, devices: set[str] | None = None) -> PlanView:
     return PlanView(plan, fingerprint, device_owner, subject_owner)
 
 
-def upsert_alerts(session: Session, episodes: Sequence[AlertEpisode], owners: dict[str, Owner]) -> int:
-    """Insert new episodes and update known ones on their key; workflow fields are never touched."""
+def upsert_alerts(session: Session, episodes: Sequence[AlertEpisode], owners: dict[str, Owner],
+                  *, raised: set[tuple[Any, ...]] | None = None, now: datetime | None = None) -> int:
+    """Insert new episodes and update known ones on their key; workflow fields are never touched.
+
+    For the episodes whose key is in ``raised`` (the engine raised them in this batch), the alert workflow's
+    ``on_alert_raised`` queues their notifications in this same transaction (idempotent, nothing is sent here:
+    the alert worker sends). A failure there is logged and rolled back to a savepoint, never fatal to
+    monitoring: the alert worker announces alerts written without the hook on its next pass.
+    """
     latest: dict[tuple[Any, ...], AlertEpisode] = {}
     for ep in episodes:
-        latest[(ep.subject, ep.type, ep.target or "", ep.start)] = ep
+        latest[episode_key(ep)] = ep
     if not latest:
         return 0
     dialect = session.get_bind().dialect.name
     insert_fn: Any = pg_insert if dialect == "postgresql" else sqlite_insert
-    rows = []
-    for ep in latest.values():
+    created = wall_clock()
+    stmt = insert_fn(AlertRecord)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["subject_code", "type", "target_key", "start"],
+        set_={name: stmt.excluded[name] for name in ("end", "severity", "confidence", "late", "evidence", "rule",
+                                                      "device")}).returning(AlertRecord.id)
+    ids: dict[tuple[Any, ...], int] = {}
+    for key, ep in latest.items():
         owner = owners.get(ep.subject)
-        rows.append({
+        ids[key] = session.execute(stmt, {
             "person_id": owner.person_id if owner else None, "region_id": owner.region_id if owner else None,
             "subject_code": ep.subject, "device": ep.device, "type": ep.type.value, "target": ep.target,
             "target_key": ep.target or "", "start": ep.start, "end": ep.end, "raised_at": ep.raised_at,
             "severity": ep.severity.value, "confidence": ep.confidence, "late": ep.late,
             "evidence": list(ep.evidence), "rule": ep.rule, "status": "new", "outcome_note": "",
-            "created_at": wall_clock(),
-        })
-    stmt = insert_fn(AlertRecord)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["subject_code", "type", "target_key", "start"],
-        set_={name: stmt.excluded[name] for name in ("end", "severity", "confidence", "late", "evidence", "rule",
-                                                      "device")})
-    for row in rows:
-        session.execute(stmt, row)
-    return len(rows)
+            "created_at": created,
+        }).scalar_one()
+    for key in sorted(k for k in ids if raised and k in raised):
+        try:
+            with session.begin_nested():
+                on_alert_raised(session, ids[key], now or created, send=False)
+        except Exception:
+            log.exception("queueing the notifications of alert %s failed; the alert worker will retry", ids[key])
+    return len(ids)
+
+
+def episode_key(ep: AlertEpisode) -> tuple[Any, ...]:
+    """The key an episode is stored under (one row per episode)."""
+    return (ep.subject, ep.type.value, ep.target or "", ep.start)
 
 
 class Monitor:
@@ -236,7 +257,9 @@ class Monitor:
             if timer_now is not None:
                 changes += self.engine.on_time(self._now_for(timer_now))
             episodes = [c.episode for c in changes]
-            written = upsert_alerts(session, episodes, view.subject_owner)
+            raised = {episode_key(c.episode) for c in changes if c.kind == "raised"}
+            written = upsert_alerts(session, episodes, view.subject_owner, raised=raised,
+                                    now=self.clock())
             checkpoint = self._checkpoint_due()
             if checkpoint:
                 began = time.perf_counter()

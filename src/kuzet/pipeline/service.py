@@ -36,6 +36,10 @@ class PipelineOptions:
     #: JetStream stream name (``KUZET_JOURNAL_STREAM``); one per deployment.
     stream: str = "KUZET"
     journal_partitions: int = DEFAULT_PARTITIONS
+    #: Run the alert worker (escalations, deliveries) and the periodic jobs here. Exactly one process of a
+    #: deployment does: ``kuzet serve`` (``None`` means "when this process serves the web application");
+    #: ``kuzet monitor --alert-worker`` only for a deployment that runs no ``kuzet serve``.
+    alert_worker: bool | None = None
     host: str | None = None
     port: int | None = None
     migrate: bool = False
@@ -147,6 +151,18 @@ async def run_pipeline(settings: Settings, options: PipelineOptions, stop: async
         if monitor is not None:
             await asyncio.wait([asyncio.create_task(monitor.ready.wait()), asyncio.create_task(stop.wait())],
                                return_when=asyncio.FIRST_COMPLETED)
+        if options.web if options.alert_worker is None else options.alert_worker:
+            # Started once the monitor is ready, so that they never slow its start-up.
+            from datetime import timedelta
+
+            from kuzet.alerts.notifications import run_alert_worker
+            from kuzet.pipeline.jobs import JobScheduler
+            from kuzet.store.context import sessions_for
+
+            tasks.append(asyncio.create_task(run_alert_worker(sessions_for(settings.database_url), stop),
+                                             name="alert-worker"))
+            scheduler = JobScheduler(sessions_for(settings.database_url), start_delay=timedelta(minutes=2))
+            tasks.append(asyncio.create_task(scheduler.run(stop), name="jobs"))
         announce("ready", pid=os.getpid(), web=options.web, monitor=options.monitor,
                  gateway=dict(gateway.ports) if gateway is not None else None,
                  journal=settings.journal_url.split("://")[0], partitions=options.partitions)
