@@ -123,31 +123,46 @@ def save_alert(session: Session, alert: AlertEpisode, person_id: int | None, reg
 
 
 def plan_for_people(session: Session, people: list[Person]) -> MonitoringPlan:
-    """Build the engine's plan from stored people (their zones, protected persons and fitted devices)."""
+    """Build the engine's plan from stored people (their zones, protected persons and fitted devices).
+
+    A fixed number of queries whatever the number of people (fitted devices and the people with absences
+    are read in bulk), so that a monitor of 50,000 people starts in seconds.
+    """
+    from datetime import timedelta
+
+    from kuzet.alerts.models import AuthorisedAbsence
+
     tz = people[0].timezone if people else "Asia/Almaty"
+    ids = [p.id for p in people]
+    fitted: dict[int, list[DeviceRef]] = {}
+    with_absence: set[int] = set()
+    for i in range(0, len(ids), 5000):
+        chunk = ids[i:i + 5000]
+        for person_id, serial, kind in session.execute(
+                select(Assignment.person_id, Device.serial, DeviceType.code)
+                .join(Device, Assignment.device_id == Device.id)
+                .join(DeviceType, DeviceType.id == Device.type_id)
+                .where(Assignment.person_id.in_(chunk), Assignment.removed_at.is_(None))
+                .order_by(Assignment.id)):
+            fitted.setdefault(person_id, []).append(DeviceRef(serial, kind))
+        with_absence.update(session.execute(
+            select(AuthorisedAbsence.person_id).where(AuthorisedAbsence.person_id.in_(chunk),
+                                                      AuthorisedAbsence.revoked_at.is_(None))).scalars())
     subjects = []
     for person in people:
-        devices = session.execute(
-            select(Device.serial, DeviceType.code).join(Assignment, Assignment.device_id == Device.id)
-            .join(DeviceType, DeviceType.id == Device.type_id)
-            .where(Assignment.person_id == person.id, Assignment.removed_at.is_(None))
-            .order_by(Assignment.id)
-        ).all()
         zones = tuple(
             Zone.from_json({"id": z.code, "kind": z.kind, "shape": z.shape, "schedule": z.schedule,
                             "grace_s": z.grace_s, **z.extra}, z.timezone)
             for z in person.zones if z.active
         )
-        # Authorised absences lift the inclusion zones for their interval (alert workflow).
-        zones = with_absences(zones, absences_for(session, person.id))
+        if person.id in with_absence:
+            # Authorised absences lift the inclusion zones for their interval (alert workflow).
+            zones = with_absences(zones, absences_for(session, person.id))
         pps = tuple(ProtectedPerson.from_json({"id": p.code, "device": p.device_serial,
                                                "distance_m": p.distance_m, "grace_s": p.grace_s})
                     for p in person.protected_persons)
-        from datetime import timedelta
-
-        subjects.append(Subject(person.code, Category(person.category),
-                                tuple(DeviceRef(s, k) for s, k in devices), zones, pps,
-                                timedelta(seconds=person.communication_timeout_s), dict(person.extra)))
+        subjects.append(Subject(person.code, Category(person.category), tuple(fitted.get(person.id, ())), zones,
+                                pps, timedelta(seconds=person.communication_timeout_s), dict(person.extra)))
     return MonitoringPlan(tz, tuple(subjects))
 
 
