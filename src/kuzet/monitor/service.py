@@ -249,11 +249,7 @@ class Monitor:
             if fresh:
                 store_reports(session, [report_to_record(e.report, view.device_owner.get(e.report.device),
                                                          protocol=e.protocol) for e in fresh])
-                for e in fresh:
-                    now = self._now_for(e.report.received)
-                    changes += self._fire_due(now)
-                    changes += self.engine.on_report(e.report, now=now)
-                    self.offsets[e.stream] = max(self.offsets.get(e.stream, 0), e.offset)
+                changes += self._evaluate(fresh)
             if timer_now is not None:
                 changes += self.engine.on_time(self._now_for(timer_now))
             episodes = [c.episode for c in changes]
@@ -288,6 +284,31 @@ class Monitor:
             self._last_checkpoint = time.monotonic()
             self.stats.checkpoints += 1
         return checkpoint
+
+    def _evaluate(self, fresh: Sequence[JournalEntry]) -> list[Any]:
+        """Run the engine over ``fresh`` in arrival order, as replay does: timers due by a report's arrival
+        fire first. Reports that arrived at the same instant (one multi-record frame) go to the engine's
+        batch path ``on_reports`` in one call, which gives what one ``on_report`` call each gives."""
+        changes: list[Any] = []
+        batch_path = getattr(self.engine, "on_reports", None)
+        i = 0
+        while i < len(fresh):
+            now = self._now_for(fresh[i].report.received)
+            j = i + 1
+            if batch_path is not None:
+                while j < len(fresh) and fresh[j].report.received == fresh[i].report.received:
+                    j += 1
+            changes += self._fire_due(now)
+            if j - i > 1:
+                assert batch_path is not None
+                changes += batch_path([e.report for e in fresh[i:j]], now=now)
+            else:
+                changes += self.engine.on_report(fresh[i].report, now=now)
+            for e in fresh[i:j]:
+                if e.offset > self.offsets.get(e.stream, 0):
+                    self.offsets[e.stream] = e.offset
+            i = j
+        return changes
 
     def _fire_due(self, now: datetime) -> list[Any]:
         """Timers that fell due by ``now``, fired at their own due time (as ``kuzet replay`` does)."""
