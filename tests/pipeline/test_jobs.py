@@ -59,9 +59,11 @@ def test_jobs_run_at_their_periods_and_a_failing_job_is_rolled_back_without_stop
 def test_the_deployment_jobs_run_against_a_migrated_store(sqlite_sessions: sessionmaker[Session]) -> None:
     scheduler = JobScheduler(sqlite_sessions, default_jobs(), Clock(T0))
     outcomes = scheduler.run_due()
-    assert [o.name for o in outcomes] == ["address-check", "fleet-health", "retention-purge"]
+    assert [o.name for o in outcomes] == ["partitions", "address-check", "fleet-health", "retention-purge"]
     assert all(o.ok for o in outcomes), [o.error for o in outcomes]
-    assert scheduler.next_due == {"address-check": T0 + timedelta(hours=1), "fleet-health": T0 + timedelta(days=1),
+    assert outcomes[0].result == 0  # SQLite keeps one table
+    assert scheduler.next_due == {"partitions": T0 + timedelta(hours=6),
+                                  "address-check": T0 + timedelta(hours=1), "fleet-health": T0 + timedelta(days=1),
                                   "retention-purge": T0 + timedelta(days=1)}
 
 

@@ -1,4 +1,5 @@
-"""Periodic jobs of a deployment, run by ``kuzet serve``: address checks, fleet health, retention purge.
+"""Periodic jobs of a deployment, run by ``kuzet serve``: partitions ahead, address checks, fleet health,
+retention purge.
 
 Each job runs in its own transaction at its own period; a job that raises is logged and rolled back, and
 neither stops the scheduler nor the other jobs (it is tried again at its next period). The clock is injected
@@ -62,8 +63,16 @@ def retention_purge_job(session: Session, now: datetime) -> Any:
     return purge(session, now=now).to_json()
 
 
+def partitions_job(session: Session, now: datetime) -> Any:
+    """Daily partitions of the positions kept ready ahead (PostgreSQL; nothing to do on SQLite)."""
+    from kuzet.store.partitions import maintain
+
+    return maintain(session.connection(), now)
+
+
 def default_jobs() -> tuple[PeriodicJob, ...]:
     return (
+        PeriodicJob("partitions", timedelta(hours=6), partitions_job),
         PeriodicJob("address-check", timedelta(hours=1), check_pending_fittings_job),
         PeriodicJob("fleet-health", timedelta(days=1), snapshot_fleet_health_job),
         PeriodicJob("retention-purge", timedelta(days=1), retention_purge_job),

@@ -28,7 +28,10 @@ def purge_positions(session: Session, before: datetime, protected_person_ids: Se
     if before.tzinfo is None:
         raise ValueError("purge_positions needs a timezone-aware 'before' (UTC)")
     keep = sorted(protected_person_ids)
-    total = 0
+    from kuzet.store.partitions import drop_expired
+
+    # On PostgreSQL whole expired days go with their partitions; what remains is deleted row by row.
+    total = drop_expired(session, before, DeviceReportRecord.person_id.in_(keep) if keep else None)
     while True:
         query = select(DeviceReportRecord.id).where(DeviceReportRecord.time < before)
         if keep:

@@ -195,6 +195,9 @@ def _purge_positions(session: Session, cutoff: datetime, holds: list[CourtHold])
         n = purge_positions(session, cutoff, {h.person_id for h in holds if h.person_id is not None})
         method = "pipeline.purge_positions"
     elif n:
+        from kuzet.store.partitions import drop_expired
+
+        drop_expired(session, cutoff, protected)  # whole expired days without a protected row (PostgreSQL)
         while True:
             ids = list(session.execute(select(r.id).where(deletable).limit(20_000)).scalars())
             if not ids:

@@ -16,7 +16,7 @@ def register(app: typer.Typer) -> None:
     def simulate(
         out: Path = typer.Option(None, help="Write an exchange-format bundle (with truth.ndjson) here"),
         wearers: int = typer.Option(30, min=1, help="People under supervision"),
-        hours: float = typer.Option(24.0, min=0.1, help="Simulated span in hours"),
+        hours: float = typer.Option(24.0, min=0.01, help="Simulated span in hours"),
         seed: int = typer.Option(1, help="Random seed: the same seed gives the same region"),
         start: str = typer.Option(None, help="Start of the simulated span (RFC 3339, default: now - hours)"),
         live: bool = typer.Option(False, help="Register the simulated people in the configured database (once) and "

@@ -47,7 +47,8 @@ def store_reports(session: Session, rows: Sequence[dict[str, Any]], chunk: int =
     ``executemany`` (``INSERT OR IGNORE``) with each column's own SQLAlchemy bind processing, so values are
     stored exactly as the ORM would store them, and the driver's row count gives the new rows (about three
     times faster than the ORM's bulk insert). On PostgreSQL, ``ON CONFLICT DO NOTHING ... RETURNING`` through
-    SQLAlchemy's batched "insertmanyvalues" is already fast.
+    SQLAlchemy's batched "insertmanyvalues" is already fast; the conflict target is left open because the
+    unique key there is ``(dedup_key, time)`` once the table is partitioned by day (decision 003).
     """
     if not rows:
         return 0
@@ -62,7 +63,7 @@ def store_reports(session: Session, rows: Sequence[dict[str, Any]], chunk: int =
         for i in range(0, len(values), chunk):
             new += max(conn.exec_driver_sql(sql, values[i : i + chunk]).rowcount, 0)
         return new
-    stmt = pg_insert(DeviceReportRecord).on_conflict_do_nothing(index_elements=["dedup_key"])
+    stmt = pg_insert(DeviceReportRecord).on_conflict_do_nothing()
     for i in range(0, len(rows), chunk):
         new += len(session.execute(stmt.returning(DeviceReportRecord.id), rows[i : i + chunk]).all())
     return new

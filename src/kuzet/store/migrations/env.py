@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from alembic import context
 from sqlalchemy import pool
 
+from kuzet.store import partitions
 from kuzet.store.db import make_engine
 from kuzet.store.registry import metadata
 
 config = context.config
+
+
+def include_object(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
+    """Leave out of the comparison what the PostgreSQL partitioning of ``device_reports`` makes by design."""
+    return not partitions.managed_by_partitioning(obj, name, type_)
 
 
 def run_migrations_online() -> None:
@@ -21,6 +29,7 @@ def run_migrations_online() -> None:
             target_metadata=metadata,
             render_as_batch=connection.dialect.name == "sqlite",
             compare_type=True,
+            include_object=include_object if connection.dialect.name == "postgresql" else None,
         )
         with context.begin_transaction():
             context.run_migrations()
