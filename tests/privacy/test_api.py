@@ -72,16 +72,31 @@ def test_other_roles_may_not_ask(api: Api,
     assert response.status_code == 403
     with sessions() as session:
         assert session.execute(select(AuditEntry).where(AuditEntry.action == "crime_match")).first() is None
+        refused = session.execute(select(AuditEntry).where(AuditEntry.action == "crime_match_refused")
+                                  ).scalars().all()
+    # The attempt itself is in the trail: who tried, with which role, and why it was refused.
+    assert [(e.username, e.role, e.object_type) for e in refused] == [(user, ROLES[user].value,
+                                                                        "crime_scene_query")]
+    assert "police_liaison" in refused[0].detail["why"]
 
 
-def test_a_question_without_case_reference_or_reason_is_refused(
+def test_a_question_without_case_reference_or_reason_is_refused_and_audited(
         api: Api) -> None:
-    client, headers, _ = api
+    client, headers, sessions = api
     for missing in ("case_reference", "reason"):
         body = {**QUESTION, missing: "  "}
         response = client.post("/api/v1/privacy/crime-scene-queries", json=body, headers=headers["police"])
         assert response.status_code == 422, response.text
     assert client.post("/api/v1/privacy/crime-scene-queries", json=QUESTION).status_code == 401
+    with sessions() as session:
+        refused = session.execute(select(AuditEntry).where(AuditEntry.action == "crime_match_refused")
+                                  .order_by(AuditEntry.id)).scalars().all()
+        answered = session.execute(select(AuditEntry).where(AuditEntry.action == "crime_match")).first()
+    assert answered is None
+    assert [(e.username, e.object_id, e.purpose) for e in refused] == [
+        ("police", "", QUESTION["reason"]), ("police", QUESTION["case_reference"], "")]
+    assert "case reference" in refused[0].detail["why"] and "reason" in refused[1].detail["why"]
+    assert refused[0].detail["place"]["radius_m"] == 500
 
 
 def test_holds_and_purge_are_for_administrators_and_readable_by_auditors(

@@ -16,14 +16,35 @@ from sqlalchemy.orm import Session
 
 from kuzet.domain.enums import Role
 from kuzet.domain.errors import DomainError
-from kuzet.web.deps import Principal, get_session, require_roles
+from kuzet.web.deps import RULE_ATTRIBUTE, Principal, current_principal, get_session, require_roles
 
-from .matching import CrimeSceneQuery, MatchQueryError, MatchRefused, match_crime_scene
+from .matching import CrimeSceneQuery, MatchQueryError, MatchRefused, match_crime_scene, record_refusal
 from .retention import HoldError, active_holds, hold_json, place_hold, purge, purge_log, release_hold
 
 router = APIRouter(prefix="/api/v1/privacy", tags=["privacy"])
 
-police_only = require_roles(Role.POLICE_LIAISON)
+_police_role = require_roles(Role.POLICE_LIAISON)
+
+
+def police_only(request: Request) -> Principal:
+    """The police liaison only; any other signed-in caller's attempt is refused with 403 and audited."""
+    try:
+        return _police_role(request)
+    except HTTPException as exc:
+        if exc.status_code == status.HTTP_403_FORBIDDEN:
+            _audit_refusal(request, current_principal(request), str(exc.detail))
+        raise
+
+
+setattr(police_only, RULE_ATTRIBUTE, getattr(_police_role, RULE_ATTRIBUTE))
+
+
+def _audit_refusal(request: Request, principal: Principal, why: str, body: CrimeSceneQueryIn | None = None
+                   ) -> None:
+    """Record a refused question in its own transaction (the request's own is rolled back)."""
+    with request.app.state.sessions.begin() as session:
+        record_refusal(session, principal.actor, why, case_reference=body.case_reference if body else "",
+                       reason=body.reason if body else "", place=body.place if body else None)
 oversight = require_roles(Role.AUDITOR, Role.ADMINISTRATOR)
 administrator = require_roles(Role.ADMINISTRATOR)
 
@@ -50,15 +71,15 @@ class ReleaseIn(BaseModel):
 
 
 @router.post("/crime-scene-queries")
-def ask_crime_scene(body: CrimeSceneQueryIn, principal: Principal = Depends(police_only),
+def ask_crime_scene(body: CrimeSceneQueryIn, request: Request, principal: Principal = Depends(police_only),
                     session: Session = Depends(get_session)) -> dict[str, Any]:
     """Who under monitoring was at this place in this window, who was elsewhere, who has no data (audited)."""
     try:
         query = CrimeSceneQuery.from_json(body.model_dump(mode="json"))
         return match_crime_scene(session, principal.actor, query).to_json()
-    except MatchRefused as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
-    except (MatchQueryError, DomainError) as exc:
+    except (MatchRefused, MatchQueryError, DomainError) as exc:
+        session.rollback()
+        _audit_refusal(request, principal, str(exc), body)
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
 
 

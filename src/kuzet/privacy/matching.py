@@ -404,6 +404,18 @@ def check_may_ask(actor: Actor, case_reference: str, reason: str) -> None:
         raise MatchRefused("a crime-scene query needs a reason (at least 10 characters)")
 
 
+def record_refusal(session: Session, actor: Actor, why: str, *, case_reference: str = "", reason: str = "",
+                   place: dict[str, Any] | None = None) -> AuditEntry:
+    """Audit a crime-scene question that was refused (wrong role, no case reference or reason, malformed).
+
+    A refused question is still a request to see where people were: who asked, for what, and why it was
+    refused belong in the trail as much as an answered one. The caller commits this in its own transaction,
+    apart from the refused request (which is rolled back).
+    """
+    return record(session, actor, "crime_match_refused", "crime_scene_query", case_reference.strip()[:64],
+                  purpose=reason.strip()[:300], detail={"why": why[:500], "place": place or {}})
+
+
 def _append_disclosures(session: Session, actor: Actor, head: AuditEntry, query: CrimeSceneQuery,
                         people: list[NearPerson], at: datetime) -> None:
     """One audit entry per person placed near the scene, chained after the query's entry in one flush.
