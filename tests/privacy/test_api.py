@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import io
 import warnings
+import zipfile
 from collections.abc import Iterator
 from datetime import timedelta
 
+import orjson
 import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -121,3 +124,28 @@ def test_holds_and_purge_are_for_administrators_and_readable_by_auditors(
     again = client.post(f"/api/v1/privacy/holds/{created.json()['id']}/release", json={"reason": "decided"},
                         headers=headers["admin"])
     assert again.status_code == 409
+
+
+def test_an_administrator_answers_a_subject_access_request_with_a_zip(api: Api) -> None:
+    client, headers, sessions = api
+    body = {"purpose": "request of 2026-11-20, ref SAR-17"}
+    url = "/api/v1/privacy/subject-access/S-1"
+    for user in ("officer", "auditor", "police", "analyst"):
+        assert client.post(url, json=body, headers=headers[user]).status_code == 403
+    assert client.post("/api/v1/privacy/subject-access/NOBODY", json=body,
+                       headers=headers["admin"]).status_code == 404
+    assert client.post(url, json={"purpose": ""}, headers=headers["admin"]).status_code == 422
+    response = client.post(url, json=body, headers=headers["admin"])
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"] == "application/zip"
+    with zipfile.ZipFile(io.BytesIO(response.content)) as archive:
+        names = set(archive.namelist())
+        assert {"records.json", "subject-access.pdf", "bundle/scenario.json", "bundle/reports.ndjson"} <= names
+        assert archive.read("subject-access.pdf").startswith(b"%PDF")
+        reports = [orjson.loads(line) for line in archive.read("bundle/reports.ndjson").splitlines() if line]
+        assert len(reports) == 1 and reports[0]["device"] == "D-S-1"
+        assert orjson.loads(archive.read("records.json"))["person"]["code"] == "S-1"
+    with sessions() as session:
+        entries = session.execute(select(AuditEntry).where(AuditEntry.action == "subject_access_export")
+                                  ).scalars().all()
+    assert [(e.username, e.purpose) for e in entries] == [("admin", body["purpose"])]

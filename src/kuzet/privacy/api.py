@@ -1,16 +1,21 @@
-"""HTTP API of the privacy capability: crime-scene questions, court holds, retention and the purge log.
+"""HTTP API of the privacy capability: crime-scene questions, court holds, retention, purge, subject access.
 
-Every route declares its authorisation rule: crime-scene questions are for the police liaison only; the
-auditor reads holds, retention and the purge log; the administrator also places and releases holds and runs
-the purge. Handlers only translate HTTP to the service functions (no SQL here).
+Every route declares its authorisation rule: crime-scene questions are for the police liaison only (a refused
+attempt is audited); the auditor reads holds, retention and the purge log; the administrator also places and
+releases holds, runs the purge and answers data-subject access requests. Handlers only translate HTTP to the
+service functions (no SQL here).
 """
 
 from __future__ import annotations
 
+import io
+import tempfile
+import zipfile
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
-from fastapi import APIRouter, Depends, HTTPException, Request, status
+from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
@@ -20,6 +25,7 @@ from kuzet.web.deps import RULE_ATTRIBUTE, Principal, current_principal, get_ses
 
 from .matching import CrimeSceneQuery, MatchQueryError, MatchRefused, match_crime_scene, record_refusal
 from .retention import HoldError, active_holds, hold_json, place_hold, purge, purge_log, release_hold
+from .subject_access import SubjectNotFound, export_subject
 
 router = APIRouter(prefix="/api/v1/privacy", tags=["privacy"])
 
@@ -134,3 +140,30 @@ def run_purge(request: Request, principal: Principal = Depends(administrator),
               session: Session = Depends(get_session)) -> dict[str, Any]:
     """Delete what has expired now (never what a court hold protects)."""
     return purge(session, settings=request.app.state.settings, actor=principal.actor).to_json()
+
+
+class SubjectAccessIn(BaseModel):
+    purpose: str = Field(min_length=5, max_length=300, description="the request being answered, e.g. its date "
+                                                                   "and reference")
+
+
+@router.post("/subject-access/{person_code}", response_class=Response,
+             responses={200: {"content": {"application/zip": {}},
+                              "description": "bundle/ (exchange format), records.json, subject-access.pdf"}})
+def subject_access(person_code: str, body: SubjectAccessIn, principal: Principal = Depends(administrator),
+                   session: Session = Depends(get_session)) -> Response:
+    """Everything held about a person, as a ZIP of the exchange bundle, the records and a PDF (audited)."""
+    with tempfile.TemporaryDirectory(prefix="kuzet-sar-") as tmp:
+        root = Path(tmp) / person_code.replace("/", "_")
+        try:
+            export_subject(session, principal.actor, person_code, root, purpose=body.purpose.strip())
+        except SubjectNotFound as exc:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+            for path in sorted(root.rglob("*")):
+                if path.is_file():
+                    archive.write(path, path.relative_to(root).as_posix())
+    name = f"subject-access-{person_code}.zip".replace('"', "")
+    return Response(buffer.getvalue(), media_type="application/zip",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
