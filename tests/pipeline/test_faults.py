@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import uuid
 from collections import Counter
 from datetime import UTC, datetime, timedelta
@@ -24,12 +25,17 @@ from kuzet.pipeline.fleet import FleetResult, TeltonikaSpeaker, drive, report_ke
 from .harness import Service, count_stored, episode_keys, seed, service_env, stored, stream
 from .services import free_port, restart_nats, throwaway_postgres
 
-WEARERS = 400
-PER_DEVICE = 50  # 20,000 reports: the whole area stays within its time budget on two shared cores
+#: Reports per fault test. 20,000 keeps the whole suite within its time budget on two shared cores; the
+#: issue's 100,000 is run with ``KUZET_FAULT_REPORTS=100000 pytest tests/pipeline/test_faults.py``
+#: (docs/benchmarks.md records that run). Time limits grow with the stream.
+REPORTS = int(os.environ.get("KUZET_FAULT_REPORTS", "20000"))
+PER_DEVICE = 50
+WEARERS = max(REPORTS // PER_DEVICE, 1)
+SCALE = max(REPORTS / 20_000, 1.0)
 
 
 async def wait_stored(url: str, expected: int, timeout_s: float = 120.0) -> None:
-    async with asyncio.timeout(timeout_s):
+    async with asyncio.timeout(timeout_s * SCALE):
         while await asyncio.to_thread(count_stored, url) < expected:  # noqa: ASYNC110 - polls the store
             await asyncio.sleep(0.25)
 
@@ -64,7 +70,7 @@ async def test_kill_9_of_the_service_mid_stream_loses_no_acknowledged_report_and
     fleet = asyncio.create_task(drive(reports, TeltonikaSpeaker(), "127.0.0.1", port, records_per_frame=10,
                                       result=result))
     try:
-        async with asyncio.timeout(60):
+        async with asyncio.timeout(60 * SCALE):
             while result.acknowledged_count < len(reports) // 3:  # noqa: ASYNC110 - watches the fleet
                 await asyncio.sleep(0.02)
         service.kill()
@@ -73,7 +79,7 @@ async def test_kill_9_of_the_service_mid_stream_loses_no_acknowledged_report_and
         await asyncio.sleep(1.0)
         service = Service(["serve", "--no-migrate"], service_env(tmp_path, url, port), tmp_path)
         await service.start()
-        await asyncio.wait_for(fleet, 120)
+        await asyncio.wait_for(fleet, 120 * SCALE)
         await wait_stored(url, len(reports))
         await asyncio.sleep(1.5)  # let the monitor finish the alerts of the last batch
     finally:
@@ -104,17 +110,17 @@ async def test_gateway_and_two_monitors_ride_out_a_nats_restart_and_a_stopped_st
         fleet = asyncio.create_task(drive(reports, TeltonikaSpeaker(), "127.0.0.1", port, records_per_frame=10,
                                           result=result))
         try:
-            async with asyncio.timeout(60):
+            async with asyncio.timeout(60 * SCALE):
                 while result.acknowledged_count < len(reports) // 4:  # noqa: ASYNC110 - watches the fleet
                     await asyncio.sleep(0.02)
             await asyncio.to_thread(restart_nats, 1.0)
-            async with asyncio.timeout(60):
+            async with asyncio.timeout(60 * SCALE):
                 while result.acknowledged_count < len(reports) // 2:  # noqa: ASYNC110 - watches the fleet
                     await asyncio.sleep(0.02)
             await asyncio.to_thread(pg.stop, "immediate")
             await asyncio.sleep(30)
             await asyncio.to_thread(pg.start)
-            await asyncio.wait_for(fleet, 180)
+            await asyncio.wait_for(fleet, 180 * SCALE)
             await wait_stored(url, len(reports), timeout_s=180)
             await asyncio.sleep(2.0)
         finally:
