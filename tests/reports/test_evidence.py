@@ -87,3 +87,38 @@ def test_a_pdf_without_a_manifest_or_a_broken_file_is_not_a_pack() -> None:
         read_manifest(buf.getvalue())
     with pytest.raises(ValueError, match="not a readable PDF"):
         read_manifest(b"%PDF-1.4 truncated")
+
+
+def test_a_zone_edited_after_the_alert_is_shown_as_it_was_and_the_edit_does_not_break_the_pack(
+        sessions: sessionmaker[Session], curfew_alert: int) -> None:
+    from kuzet.auth.principal import Principal
+    from kuzet.domain.enums import Role
+    from kuzet.store.models import ZoneRecord
+    from kuzet.web.services.people import ZoneInput, update_zone
+
+    admin = Principal(1, "a.admin", Role.ADMINISTRATOR)
+    with sessions() as session, session.begin():
+        alert = session.get(AlertRecord, curfew_alert)
+        assert alert is not None
+        zone = session.execute(select(ZoneRecord).where(ZoneRecord.person_id == alert.person_id,
+                                                        ZoneRecord.code == alert.target)).scalar_one()
+        was = (zone.id, zone.grace_s, dict(zone.shape))
+        pdf_before = build_evidence_pack(session, SYSTEM, curfew_alert, purpose="court", now=NOW)
+    # A month later the officer moves the home zone and lengthens its grace.
+    with sessions() as session, session.begin():
+        zone = session.get(ZoneRecord, was[0])
+        assert zone is not None
+        moved = {**zone.shape, "coordinates": [zone.shape["coordinates"][0] + 0.05, zone.shape["coordinates"][1]]}
+        update_zone(session, admin, zone.person_id, zone.id,
+                    ZoneInput(zone.code, zone.kind, moved, zone.schedule, 1800.0, zone.name))
+    with sessions() as session, session.begin():
+        pdf_after = build_evidence_pack(session, SYSTEM, curfew_alert, purpose="court", now=NOW)
+        assert verify_pack(session, pdf_after).ok
+    text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf_after)).pages)
+    assert f"grace {was[1]:.0f} s" in text and "grace 1800 s" not in text
+    assert "журнала аудита" in text
+    tables = {r["table"] for r in read_manifest(pdf_after)["records"]}
+    assert "audit_trail" in tables and "zones" not in tables
+    # The pack made before the edit cited the zone row itself, which has changed since: its check says so.
+    with sessions() as session:
+        assert verify_pack(session, pdf_before).problems == [f"zones#{was[0]}: changed since the pack was made"]

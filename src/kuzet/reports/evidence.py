@@ -39,6 +39,7 @@ from kuzet.domain.geometry import LocalProjection, points_lonlat, shape_from_geo
 from kuzet.store.models import (
     AlertAction,
     AlertRecord,
+    AuditEntry,
     CourtOrder,
     DeviceReportRecord,
     Person,
@@ -61,6 +62,8 @@ TEXT: dict[str, dict[str, str]] = {
         "time": "Время", "lat": "Широта", "lon": "Долгота", "acc": "Точность, м", "src": "Источник",
         "hashes": "Контрольные суммы записей (SHA-256)", "record": "Запись", "generated": "Сформировано",
         "tz": "Время указано в часовом поясе", "none": "нет",
+        "zone_changed": "Зона приведена в редакции, действовавшей на момент нарушения (изменена {when}; "
+                        "прежняя редакция взята из журнала аудита).",
     },
     "kk": {
         "title": "Бұзушылық бойынша дәлелдемелер пакеті", "person": "Тұлға", "order": "Сот үкімі (қаулысы)",
@@ -72,6 +75,8 @@ TEXT: dict[str, dict[str, str]] = {
         "trail": "Трек (әр нүктенің дәлдігі)", "time": "Уақыт", "lat": "Ендік", "lon": "Бойлық",
         "acc": "Дәлдік, м", "src": "Көзі", "hashes": "Жазбалардың бақылау сомалары (SHA-256)",
         "record": "Жазба", "generated": "Жасалған", "tz": "Уақыт белдеуі", "none": "жоқ",
+        "zone_changed": "Аймақ бұзушылық кезінде қолданыста болған редакциясында көрсетілген ({when} өзгертілген; "
+                        "бұрынғы редакция аудит журналынан алынған).",
     },
 }
 
@@ -84,6 +89,28 @@ class EvidenceRecords:
     zone: ZoneRecord | None
     fixes: list[DeviceReportRecord]
     actions: list[AlertAction]
+    #: The first audited change of the zone after the alert started: its ``before`` is the zone in force then.
+    zone_change: AuditEntry | None = None
+
+    @property
+    def zone_in_force(self) -> ZoneVersion | None:
+        """The zone (shape, kind, schedule, grace) as it was when the alert started, not as it is now."""
+        if self.zone is None:
+            return None
+        z = self.zone
+        if self.zone_change is None:
+            return ZoneVersion(z.code, z.kind, z.shape, z.schedule, z.grace_s)
+        before = self.zone_change.detail["before"]
+        return ZoneVersion(z.code, before["kind"], before["shape"], before["schedule"], float(before["grace_s"]))
+
+
+@dataclass(frozen=True, slots=True)
+class ZoneVersion:
+    code: str
+    kind: str
+    shape: dict[str, Any]
+    schedule: list[Any] | None
+    grace_s: float
 
 
 def collect(session: Session, alert_id: int) -> EvidenceRecords:
@@ -109,12 +136,24 @@ def collect(session: Session, alert_id: int) -> EvidenceRecords:
             .order_by(DeviceReportRecord.time, DeviceReportRecord.id)).scalars())
     actions = list(session.execute(select(AlertAction).where(AlertAction.alert_id == alert.id)
                                    .order_by(AlertAction.id)).scalars())
-    return EvidenceRecords(alert, person, order, zone, fixes, actions)
+    change = None
+    if zone is not None:
+        # Zones are edited in place; every edit is in the hash-chained audit trail with the zone before it.
+        change = session.execute(
+            select(AuditEntry).where(AuditEntry.object_type == "zone", AuditEntry.object_id == str(zone.id),
+                                     AuditEntry.action == "update", AuditEntry.at > alert.start)
+            .order_by(AuditEntry.at, AuditEntry.id).limit(1)).scalar_one_or_none()
+        if change is not None and not isinstance((change.detail or {}).get("before"), dict):
+            change = None
+    return EvidenceRecords(alert, person, order, zone, fixes, actions, change)
 
 
 def manifest(ev: EvidenceRecords) -> dict[str, Any]:
     items: list[dict[str, Any]] = [{"table": "alerts", "id": ev.alert.id, "sha256": record_hash(ev.alert)}]
-    for table, row in (("people", ev.person), ("court_orders", ev.order), ("zones", ev.zone)):
+    # The zone shown is the one in force at the alert: the zone row when unchanged since, else the audit entry
+    # that holds it (a later edit of the zone then does not invalidate the pack).
+    zone_source = ("zones", ev.zone) if ev.zone_change is None else ("audit_trail", ev.zone_change)
+    for table, row in (("people", ev.person), ("court_orders", ev.order), zone_source):
         if row is not None:
             items.append({"table": table, "id": row.id, "sha256": record_hash(row)})
     items += [{"table": "alert_actions", "id": a.id, "sha256": record_hash(a)} for a in ev.actions]
@@ -124,15 +163,16 @@ def manifest(ev: EvidenceRecords) -> dict[str, Any]:
 
 def _map_png(ev: EvidenceRecords) -> bytes | None:
     fixes = [f for f in ev.fixes if f.lat is not None and f.lon is not None]
-    if not fixes and ev.zone is None:
+    zone = ev.zone_in_force
+    if not fixes and zone is None:
         return None
-    anchor = (fixes[0].lon, fixes[0].lat) if fixes else shape_from_geojson(ev.zone.shape).anchor  # type: ignore[union-attr]
+    anchor = (fixes[0].lon, fixes[0].lat) if fixes else shape_from_geojson(zone.shape).anchor  # type: ignore[union-attr]
     proj = LocalProjection.about(anchor)  # type: ignore[arg-type]
     fig, ax = plt.subplots(figsize=(6.5, 5.0), dpi=110)
-    if ev.zone is not None:
-        outline = [proj.forward(*p) for p in points_lonlat(shape_from_geojson(ev.zone.shape))]
+    if zone is not None:
+        outline = [proj.forward(*p) for p in points_lonlat(shape_from_geojson(zone.shape))]
         ax.fill([p[0] for p in outline], [p[1] for p in outline], alpha=0.2,
-                color="tab:green" if ev.zone.kind == "inclusion" else "tab:red")
+                color="tab:green" if zone.kind == "inclusion" else "tab:red")
     xs, ys = [], []
     for f in fixes:
         x, y = proj.forward(f.lon, f.lat)  # type: ignore[arg-type]
@@ -195,13 +235,16 @@ def render_pdf(ev: EvidenceRecords, *, language: str = "ru", timezone: str = "As
         story.append(Paragraph(f"{t['conditions']}: {conds}", body))
     else:
         story.append(Paragraph(t["none"], body))
-    if ev.zone is not None:
-        sched = ev.zone.schedule
+    zone = ev.zone_in_force
+    if zone is not None:
+        sched = zone.schedule
         sched_text = t["always"] if sched is None else "; ".join(
             f"{','.join(w['days'])} {w['start']}–{w['end']}" for w in sched)
         story += [Paragraph(t["zone"], head),
-                  Paragraph(f"{ev.zone.code} ({ev.zone.kind}), grace {ev.zone.grace_s:.0f} s. "
+                  Paragraph(f"{zone.code} ({zone.kind}), grace {zone.grace_s:.0f} s. "
                             f"{t['schedule']}: {sched_text}", body)]
+        if ev.zone_change is not None:
+            story.append(Paragraph(t["zone_changed"].format(when=local(ev.zone_change.at)), body))
     story += [Paragraph(t["alert"], head),
               table([[t["type"], t["start"], t["end"], t["raised"], t["severity"], t["confidence"]],
                      [a.type, local(a.start), local(a.end), local(a.raised_at), a.severity, f"{a.confidence:.2f}"]])]
@@ -262,7 +305,7 @@ def read_manifest(pdf: bytes | Path) -> dict[str, Any]:
 
 
 _TABLES = {"alerts": AlertRecord, "people": Person, "court_orders": CourtOrder, "zones": ZoneRecord,
-           "alert_actions": AlertAction, "device_reports": DeviceReportRecord}
+           "alert_actions": AlertAction, "device_reports": DeviceReportRecord, "audit_trail": AuditEntry}
 
 
 def verify_pack(session: Session, pdf: bytes | Path) -> PackVerification:
