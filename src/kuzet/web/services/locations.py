@@ -73,7 +73,7 @@ def live_positions(session: Session, principal: Principal, *, purpose: str = LIV
         .limit(1).correlate(Person).scalar_subquery()
     )
     latest: dict[int, int | None] = dict(
-        session.execute(select(Person.id, latest_id).where(people_scope(principal))).tuples().all())
+        session.execute(select(Person.id, latest_id).where(people_scope(principal))).all())
     wanted = [i for i in latest.values() if i is not None and (since_id is None or i > since_id)]
     records = {r.id: r for r in session.execute(
         select(DeviceReportRecord).where(DeviceReportRecord.id.in_(wanted))).scalars()} if wanted else {}
@@ -82,7 +82,7 @@ def live_positions(session: Session, principal: Principal, *, purpose: str = LIV
     rows = [(records[i], people[pid]) for pid, i in sorted(latest.items()) if i in records]
     open_counts = dict(session.execute(
         select(AlertRecord.person_id, func.count()).where(alerts_scope(principal), AlertRecord.status != "closed")
-        .group_by(AlertRecord.person_id)).tuples().all())
+        .group_by(AlertRecord.person_id)).all())
     out = [LivePosition(p.id, p.code, p.display_name, _fix(r), int(open_counts.get(p.id, 0))) for r, p in rows]
     if audit and out:
         record_read(session, principal.actor, "position", "live", purpose=purpose,
