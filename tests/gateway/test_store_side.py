@@ -56,3 +56,25 @@ def test_store_side_on_both_databases(db_url: str) -> None:
         assert await directory.take_commands(KUZET) == []
 
     asyncio.run(deliver_command())
+
+
+def test_the_directory_warms_with_the_whole_fleet_and_then_answers_without_the_store(sqlite_url: str) -> None:
+    from kuzet.store.models import Device
+
+    fleet = make_fleet(sqlite_url)
+    directory = Directory(fleet.sessions)
+
+    async def check() -> None:
+        assert await directory.warm() == 7
+        # Whatever the store does now, a connecting device is answered from what was warmed.
+        with transaction(fleet.sessions) as s:
+            s.execute(Device.__table__.update().values(status="lost"))
+        known = await directory.find(KUZET)
+        assert known is not None and known.status == "fitted" and known.protocol == "kuzet"
+        assert await directory.find("NOT-IN-THE-FLEET") is None
+        # An expired entry is looked up again, and sees the change.
+        directory.cache_s = 0.0
+        known = await directory.find(KUZET)
+        assert known is not None and known.status == "lost"
+
+    asyncio.run(check())

@@ -91,6 +91,11 @@ class Gateway:
     async def start(self) -> None:
         tls = self._ssl()
         try:
+            log.info("device directory warmed: %d devices", await self.directory.warm())
+        except Exception as exc:  # the store may be down: devices are then looked up as they connect
+            log.warning("device directory not warmed (%s: %s); looking devices up as they connect",
+                        type(exc).__name__, exc)
+        try:
             for name, session_type in SESSIONS.items():
                 port = self.config.ports.get(name)
                 if port is None:
