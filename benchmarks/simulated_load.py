@@ -56,8 +56,12 @@ def simulate(directory: Path, wearers: int, minutes: float) -> None:
 WAVE = 8_000
 
 
-def prepare(bundle: Bundle) -> Path:
-    """A migrated SQLite store with the region registered, made once and copied for each layout."""
+def prepare(bundle: Bundle, directory: Path) -> Path:
+    """A migrated SQLite store with the region registered, made once (kept beside the bundle) and copied for
+    each layout."""
+    kept = directory.with_name(directory.name + ".store.db")
+    if kept.exists() and kept.stat().st_mtime > (directory / "reports.ndjson").stat().st_mtime:
+        return kept
     tmp = Path(tempfile.mkdtemp())
     url = f"sqlite:///{tmp}/kuzet.db"
     upgrade(url)
@@ -66,7 +70,8 @@ def prepare(bundle: Bundle) -> Path:
         import_bundle(session, Bundle(bundle.plan), region_code="LOAD",
                       fitted_at=min(r.time for _, r in bundle.reports) - timedelta(days=1))
     engine.dispose()
-    return tmp / "kuzet.db"
+    shutil.copy(tmp / "kuzet.db", kept)
+    return kept
 
 
 def run(kind: str, template: Path, reports: list[DeviceReport], per_frame: int, rate: float | None
@@ -125,7 +130,7 @@ def main() -> None:
     print(f"{len(bundle.plan.subjects):,} subjects, {len(bundle.reports):,} reports, {bracelets:,} of them from "
           f"bracelets (sent over Teltonika, ten records a frame)\n")
     reports = [r for _, r in bundle.reports if r.device.isdigit()]
-    template = prepare(bundle)
+    template = prepare(bundle, directory)
     print("| layout | offered | acknowledged | stored | ACK p50 | ACK p99 | waves |")
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
     for kind, rate in (("gateway only", None), ("full pipeline", None), ("full pipeline", args.rate)):

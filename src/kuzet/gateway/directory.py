@@ -121,7 +121,8 @@ class Directory:
     """Async access for the servers: each call is one short transaction in the directory's worker threads.
 
     Known devices are cached for ``cache_s`` seconds (a device removed from the fleet is refused at its next
-    connection after that); which devices have commands waiting is one query for all devices, repeated at most
+    connection after that); once :meth:`warm` has loaded the whole fleet, the cache is refreshed whole with one
+    query when it ages, and only devices new since then are looked up one by one; which devices have commands waiting is one query for all devices, repeated at most
     every ``poll_s`` seconds, so a thousand connections do not mean a thousand queries.
     """
 
@@ -129,6 +130,8 @@ class Directory:
         self.sessions = sessions
         self.cache_s = cache_s
         self._known: dict[str, tuple[KnownDevice, float]] = {}
+        self._warmed_at: float | None = None
+        self._warm_lock: asyncio.Lock | None = None
         self._waiting: set[str] = set()
         self._waiting_at = float("-inf")
         self._waiting_lock: asyncio.Lock | None = None
@@ -143,6 +146,18 @@ class Directory:
 
     async def find(self, serial: str) -> KnownDevice | None:
         now = time.monotonic()
+        if self._warmed_at is not None and now - self._warmed_at >= self.cache_s:
+            # The warmed fleet has aged: refresh it with one query (one caller does it, the others wait)
+            # rather than letting every connecting device query on its own.
+            if self._warm_lock is None:
+                self._warm_lock = asyncio.Lock()
+            async with self._warm_lock:
+                if self._warmed_at is not None and time.monotonic() - self._warmed_at >= self.cache_s:
+                    try:
+                        await self.warm()
+                    except Exception:
+                        self._warmed_at = None  # store down: fall back to lookups per device
+            now = time.monotonic()
         cached = self._known.get(serial)
         if cached is not None and now - cached[1] < self.cache_s:
             return cached[0]
@@ -164,7 +179,9 @@ class Directory:
         """
         devices = await self._call(self._all)
         now = time.monotonic()
-        self._known.update({d.serial: (d, now) for d in devices})
+        # Devices no longer in the fleet are forgotten; the others are replaced by their current state.
+        self._known = {d.serial: (d, now) for d in devices}
+        self._warmed_at = now
         return len(devices)
 
     def _unknown(self, serial: str, protocol: str, remote: str) -> None:
