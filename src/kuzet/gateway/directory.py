@@ -122,8 +122,9 @@ class Directory:
 
     Known devices are cached for ``cache_s`` seconds (a device removed from the fleet is refused at its next
     connection after that); once :meth:`warm` has loaded the whole fleet, the cache is refreshed whole with one
-    query when it ages, and only devices new since then are looked up one by one; which devices have commands waiting is one query for all devices, repeated at most
-    every ``poll_s`` seconds, so a thousand connections do not mean a thousand queries.
+    query when it ages, and only devices new since then are looked up one by one. Which devices have commands
+    waiting is one query for all devices, repeated at most every ``poll_s`` seconds, so a thousand connections
+    do not mean a thousand queries.
     """
 
     def __init__(self, sessions: sessionmaker[Session], *, cache_s: float = 60.0, threads: int = 4) -> None:
