@@ -91,6 +91,43 @@ async def test_kill_9_of_the_service_mid_stream_loses_no_acknowledged_report_and
 
 
 @pytest.mark.slow
+async def test_monitor_in_its_own_process_on_the_embedded_journal_survives_kill_9(tmp_path: Path) -> None:
+    """The two-process layout of one machine: `kuzet serve --no-monitor` and `kuzet monitor` share the
+    embedded journal file, so the gateway and the monitor each get a core. The monitor is killed mid-stream."""
+    url = f"sqlite:///{tmp_path / 'kuzet.db'}"
+    await asyncio.to_thread(seed, url, WEARERS)
+    port = free_port()
+    env = service_env(tmp_path, url, port)
+    front = Service(["serve", "--no-migrate", "--no-monitor"], env, tmp_path)
+    monitor = Service(["monitor"], env, tmp_path)
+    await front.start()
+    await monitor.start()
+    reports = stream(WEARERS, PER_DEVICE, datetime.now(UTC) - timedelta(hours=4))
+    result = FleetResult()
+    fleet = asyncio.create_task(drive(reports, TeltonikaSpeaker(), "127.0.0.1", port, records_per_frame=10,
+                                      result=result))
+    try:
+        async with asyncio.timeout(60 * SCALE):
+            while await asyncio.to_thread(count_stored, url) < len(reports) // 4:  # noqa: ASYNC110 - watches
+                await asyncio.sleep(0.05)
+        monitor.kill()
+        await monitor.wait()
+        stored_at_kill = await asyncio.to_thread(count_stored, url)
+        await asyncio.sleep(1.0)
+        monitor = Service(["monitor"], env, tmp_path)
+        await monitor.start()
+        await asyncio.wait_for(fleet, 120 * SCALE)
+        await wait_stored(url, len(reports))
+        await asyncio.sleep(1.5)
+    finally:
+        fleet.cancel()
+        await monitor.stop()
+        await front.stop()
+    assert 0 < stored_at_kill < len(reports)
+    check_exactly_once_and_alerts(url, result, len(reports))
+
+
+@pytest.mark.slow
 @pytest.mark.nats
 async def test_gateway_and_two_monitors_ride_out_a_nats_restart_and_a_stopped_store(tmp_path: Path) -> None:
     with throwaway_postgres() as pg:
