@@ -26,6 +26,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -228,8 +229,11 @@ def free_port() -> int:
 
 
 def start(args: list[str], env: dict[str, str], cwd: str) -> subprocess.Popen[str]:
+    # Each process's log goes to a file in its directory, to read when a run goes wrong.
+    log = open(Path(cwd) / f"kuzet-{args[0]}-{len(list(Path(cwd).glob('kuzet-*.log')))}.log", "w")  # noqa: SIM115
     proc = subprocess.Popen([sys.executable, "-m", "kuzet.cli", *args], env=env, cwd=cwd, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+                            stdout=subprocess.PIPE, stderr=log)
+    log.close()
     assert proc.stdout is not None
     for line in proc.stdout:
         if '"ready"' in line:
