@@ -64,7 +64,7 @@ async def test_kill_9_of_the_service_mid_stream_loses_no_acknowledged_report_and
     await asyncio.to_thread(seed, url, WEARERS)
     port = free_port()
     service = Service(["serve", "--no-migrate"], service_env(tmp_path, url, port), tmp_path)
-    await service.start()
+    await service.start(60 * SCALE)
     reports = stream(WEARERS, PER_DEVICE, datetime.now(UTC) - timedelta(hours=4))
     result = FleetResult()
     fleet = asyncio.create_task(drive(reports, TeltonikaSpeaker(), "127.0.0.1", port, records_per_frame=10,
@@ -78,7 +78,7 @@ async def test_kill_9_of_the_service_mid_stream_loses_no_acknowledged_report_and
         killed_at = result.acknowledged_count
         await asyncio.sleep(1.0)
         service = Service(["serve", "--no-migrate"], service_env(tmp_path, url, port), tmp_path)
-        await service.start()
+        await service.start(60 * SCALE)
         await asyncio.wait_for(fleet, 120 * SCALE)
         await wait_stored(url, len(reports))
         await asyncio.sleep(1.5)  # let the monitor finish the alerts of the last batch
@@ -100,8 +100,8 @@ async def test_monitor_in_its_own_process_on_the_embedded_journal_survives_kill_
     env = service_env(tmp_path, url, port)
     front = Service(["serve", "--no-migrate", "--no-monitor"], env, tmp_path)
     monitor = Service(["monitor"], env, tmp_path)
-    await front.start()
-    await monitor.start()
+    await front.start(60 * SCALE)
+    await monitor.start(60 * SCALE)
     reports = stream(WEARERS, PER_DEVICE, datetime.now(UTC) - timedelta(hours=4))
     result = FleetResult()
     fleet = asyncio.create_task(drive(reports, TeltonikaSpeaker(), "127.0.0.1", port, records_per_frame=10,
@@ -115,7 +115,7 @@ async def test_monitor_in_its_own_process_on_the_embedded_journal_survives_kill_
         stored_at_kill = await asyncio.to_thread(count_stored, url)
         await asyncio.sleep(1.0)
         monitor = Service(["monitor"], env, tmp_path)
-        await monitor.start()
+        await monitor.start(60 * SCALE)
         await asyncio.wait_for(fleet, 120 * SCALE)
         await wait_stored(url, len(reports))
         await asyncio.sleep(1.5)
@@ -139,9 +139,9 @@ async def test_gateway_and_two_monitors_ride_out_a_nats_restart_and_a_stopped_st
                           KUZET_JOURNAL_STREAM=stream_name, KUZET_JOURNAL_PARTITIONS="4")
         gateway = Service(["gateway"], env, tmp_path)
         monitors = [Service(["monitor", "--partitions", p], env, tmp_path) for p in ("0-1", "2-3")]
-        await gateway.start()
+        await gateway.start(60 * SCALE)
         for m in monitors:
-            await m.start()
+            await m.start(60 * SCALE)
         reports = stream(WEARERS, PER_DEVICE, datetime.now(UTC) - timedelta(hours=4))
         result = FleetResult()
         fleet = asyncio.create_task(drive(reports, TeltonikaSpeaker(), "127.0.0.1", port, records_per_frame=10,
