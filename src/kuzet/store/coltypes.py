@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Dialect
+from sqlalchemy import JSON, DateTime, Dialect, String
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.types import TypeDecorator
 
@@ -40,3 +40,34 @@ class JSONType(TypeDecorator[Any]):
         if dialect.name == "postgresql":
             return dialect.type_descriptor(JSONB())
         return dialect.type_descriptor(JSON())
+
+
+class SealedString(TypeDecorator[str]):
+    """A secret kept encrypted in the database and read back in clear (devices' protocol keys, TOTP seeds).
+
+    AES-256-GCM under ``KUZET_FIELD_KEY`` with the column's name as associated data
+    (:mod:`kuzet.privacy.fields`), so a database dump alone does not reveal it. An empty value stays empty.
+    A value stored before the column was sealed (no ``v1:`` prefix) reads back as it is; the migration that
+    sealed the column encrypted those already.
+    """
+
+    impl = String
+    cache_ok = True
+
+    def __init__(self, context: str, length: int = 255) -> None:
+        super().__init__(length)
+        self.context = context
+
+    def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:
+        from kuzet.privacy.fields import PREFIX, encrypt_field
+
+        if not value or value.startswith(PREFIX):
+            return value
+        return encrypt_field(value, context=self.context)
+
+    def process_result_value(self, value: str | None, dialect: Dialect) -> str | None:
+        from kuzet.privacy.fields import PREFIX, decrypt_field
+
+        if not value or not value.startswith(PREFIX):
+            return value
+        return decrypt_field(value, context=self.context)

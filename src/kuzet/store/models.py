@@ -25,7 +25,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from .coltypes import JSONType, UTCDateTime
+from .coltypes import JSONType, SealedString, UTCDateTime
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -81,7 +81,7 @@ class User(Base):
     #: For partner users: the partner organisation they belong to.
     partner_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     password_hash: Mapped[str] = mapped_column(String(200), default="")
-    totp_secret: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    totp_secret: Mapped[str | None] = mapped_column(SealedString("users.totp_secret"), nullable=True)
     locale: Mapped[str] = mapped_column(String(8), default="ru")
     timezone: Mapped[str] = mapped_column(String(64), default="Asia/Almaty")
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
@@ -216,7 +216,7 @@ class Device(Base):
     unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"), nullable=True)
     firmware: Mapped[str] = mapped_column(String(64), default="")
     #: Shared secret for the Kuzet device protocol (HMAC key); empty for other protocols.
-    secret: Mapped[str] = mapped_column(String(128), default="")
+    secret: Mapped[str] = mapped_column(SealedString("devices.secret"), default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     type: Mapped[DeviceType] = relationship()
 
