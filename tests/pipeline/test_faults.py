@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from kuzet.domain.reports import DeviceReport
 from kuzet.engine import replay
 from kuzet.exchange.bundle import Bundle
 from kuzet.journal.nats import NatsJournal
@@ -38,6 +39,13 @@ async def wait_stored(url: str, expected: int, timeout_s: float = 120.0) -> None
     async with asyncio.timeout(timeout_s * SCALE):
         while await asyncio.to_thread(count_stored, url) < expected:  # noqa: ASYNC110 - polls the store
             await asyncio.sleep(0.25)
+
+
+def start_fleet(reports: list[DeviceReport], port: int) -> tuple[FleetResult, asyncio.Task[FleetResult]]:
+    """Every device on its own Teltonika connection, ten records a frame, resending what was not acknowledged."""
+    result = FleetResult()
+    return result, asyncio.create_task(drive(reports, TeltonikaSpeaker(), "127.0.0.1", port,
+                                             records_per_frame=10, result=result))
 
 
 def check_exactly_once_and_alerts(url: str, result: FleetResult, sent: int) -> None:
@@ -66,9 +74,7 @@ async def test_kill_9_of_the_service_mid_stream_loses_no_acknowledged_report_and
     service = Service(["serve", "--no-migrate"], service_env(tmp_path, url, port), tmp_path)
     await service.start(60 * SCALE)
     reports = stream(WEARERS, PER_DEVICE, datetime.now(UTC) - timedelta(hours=4))
-    result = FleetResult()
-    fleet = asyncio.create_task(drive(reports, TeltonikaSpeaker(), "127.0.0.1", port, records_per_frame=10,
-                                      result=result))
+    result, fleet = start_fleet(reports, port)
     try:
         async with asyncio.timeout(60 * SCALE):
             while result.acknowledged_count < len(reports) // 3:  # noqa: ASYNC110 - watches the fleet
@@ -103,9 +109,7 @@ async def test_monitor_in_its_own_process_on_the_embedded_journal_survives_kill_
     await front.start(60 * SCALE)
     await monitor.start(60 * SCALE)
     reports = stream(WEARERS, PER_DEVICE, datetime.now(UTC) - timedelta(hours=4))
-    result = FleetResult()
-    fleet = asyncio.create_task(drive(reports, TeltonikaSpeaker(), "127.0.0.1", port, records_per_frame=10,
-                                      result=result))
+    result, fleet = start_fleet(reports, port)
     try:
         async with asyncio.timeout(60 * SCALE):
             while await asyncio.to_thread(count_stored, url) < len(reports) // 4:  # noqa: ASYNC110 - watches
@@ -143,9 +147,7 @@ async def test_gateway_and_two_monitors_ride_out_a_nats_restart_and_a_stopped_st
         for m in monitors:
             await m.start(60 * SCALE)
         reports = stream(WEARERS, PER_DEVICE, datetime.now(UTC) - timedelta(hours=4))
-        result = FleetResult()
-        fleet = asyncio.create_task(drive(reports, TeltonikaSpeaker(), "127.0.0.1", port, records_per_frame=10,
-                                          result=result))
+        result, fleet = start_fleet(reports, port)
         try:
             async with asyncio.timeout(60 * SCALE):
                 while result.acknowledged_count < len(reports) // 4:  # noqa: ASYNC110 - watches the fleet

@@ -30,6 +30,8 @@ from .subject_access import SubjectNotFound, export_subject
 router = APIRouter(prefix="/api/v1/privacy", tags=["privacy"])
 
 _police_role = require_roles(Role.POLICE_LIAISON)
+oversight = require_roles(Role.AUDITOR, Role.ADMINISTRATOR)
+administrator = require_roles(Role.ADMINISTRATOR)
 
 
 def police_only(request: Request) -> Principal:
@@ -51,8 +53,7 @@ def _audit_refusal(request: Request, principal: Principal, why: str, body: Crime
     with request.app.state.sessions.begin() as session:
         record_refusal(session, principal.actor, why, case_reference=body.case_reference if body else "",
                        reason=body.reason if body else "", place=body.place if body else None)
-oversight = require_roles(Role.AUDITOR, Role.ADMINISTRATOR)
-administrator = require_roles(Role.ADMINISTRATOR)
+
 
 
 class CrimeSceneQueryIn(BaseModel):

@@ -98,8 +98,11 @@ def create_day(conn: Connection, day: date) -> bool:
     Returns True when it was created. Runs in the caller's transaction; an advisory lock on the day makes
     concurrent callers (two monitors, the job and ``kuzet migrate``) wait for each other instead of failing.
     """
-    if not is_partitioned(conn):
-        return False
+    return ensure_days(conn, [day]) == 1
+
+
+def _create_day(conn: Connection, day: date) -> bool:
+    """:func:`create_day` on a table already known to be partitioned."""
     part = Partition(partition_name(day), day)
     conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:k))"), {"k": part.name})
     if conn.execute(text("SELECT to_regclass(:n)"), {"n": part.name}).scalar() is not None:
@@ -116,14 +119,14 @@ def create_day(conn: Connection, day: date) -> bool:
 
 
 def ensure_days(conn: Connection, days: Iterable[date]) -> int:
-    """Create every missing partition among ``days``; returns how many were created."""
-    return sum(create_day(conn, d) for d in sorted(set(days)))
+    """Create every missing partition among ``days``; returns how many were created (0 on SQLite)."""
+    if not is_partitioned(conn):
+        return 0
+    return sum(_create_day(conn, d) for d in sorted(set(days)))
 
 
 def maintain(conn: Connection, now: datetime | None = None, *, ahead: int = AHEAD_DAYS) -> int:
     """Keep partitions ready from yesterday to ``ahead`` days after today (UTC); returns how many were made."""
-    if not is_partitioned(conn):
-        return 0
     today = (now or datetime.now(UTC)).astimezone(UTC).date()
     return ensure_days(conn, (today + timedelta(days=i) for i in range(-1, ahead + 1)))
 
