@@ -282,6 +282,29 @@ def test_proximity_to_a_moving_protected_person() -> None:
     assert all(a.subject == "S-1" for a in alerts)  # the protected person's device raises nothing itself
 
 
+def test_a_stray_fix_of_the_protected_persons_phone_is_not_proximity() -> None:
+    # The protected person stays 1.5 km away; one multipath fix lands beside the subject (a 1.5 km jump in a
+    # minute passes any speed gate) and the next fix is back where it was. The subject fixes that arrive
+    # before that next fix must not pair with the spike.
+    p = plan(pps=[{"id": "P-1", "device": PP_DEVICE, "distance_m": 500, "grace_s": 60}])
+    subject = track([offset(HOME, 0, 0)] * 40, step_min=0.5)  # three subject fixes pair with the spike
+    pp_points = [offset(HOME, 1500, 0)] * 20
+    pp_points[10] = offset(HOME, 20, 0)
+    pp = [report(i + 0.6, pt, seq=i + 1, device=PP_DEVICE) for i, pt in enumerate(pp_points)]
+    assert of_type(replay_reports(p, subject + pp), "proximity") == []
+
+
+def test_a_protected_person_driving_up_to_the_subject_is_proximity() -> None:
+    # Fast movement: each fix is a jump that waits for the next one, which confirms it (still moving on).
+    p = plan(pps=[{"id": "P-1", "device": PP_DEVICE, "distance_m": 500, "grace_s": 60}])
+    subject = track([offset(HOME, 0, 0)] * 30)
+    pp_points = [offset(HOME, 6000 - 1000 * i, 0) for i in range(6)] + [offset(HOME, 100, 0)] * 24
+    pp = [report(i + 0.6, pt, seq=i + 1, device=PP_DEVICE) for i, pt in enumerate(pp_points)]
+    [ep] = of_type(replay_reports(p, subject + pp), "proximity")
+    assert T0 + timedelta(minutes=5) <= ep.start <= T0 + timedelta(minutes=7)
+    assert ep.raised_at <= T0 + timedelta(minutes=9)
+
+
 def test_reports_from_unknown_devices_are_ignored() -> None:
     p = plan(zones=[home_zone()])
     assert replay_reports(p, track([AWAY] * 30, device="999")) == []

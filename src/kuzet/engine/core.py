@@ -160,6 +160,64 @@ def _gate(anchor: tuple[float, float, float, float], t: float, lon: float, lat: 
     return distance_m(anchor[1], anchor[2], lon, lat) <= allowed
 
 
+#: A protected person's fix further from the last accepted one than this speed allows (beyond both accuracies)
+#: is a jump: it waits for the next fix to tell a real move from a multipath spike before it is paired.
+PP_STEADY_MPS = 3.0
+#: Verdicts on a protected person's fix.
+PP_REJECTED, PP_ACCEPTED, PP_PENDING = 0, 1, 2
+
+
+def _gate_track(times: list[float], fixes: list[tuple[float, float, float]], ok: list[int], i: int
+                ) -> tuple[float, float]:
+    """Re-decide which of a protected person's fixes may be paired with, from index ``i`` on, in event time.
+
+    A fix that is an impossible move from the last accepted one is set aside (two consistent fixes in a row
+    re-anchor the track, as for a subject's fixes). A fix that jumps further than a run
+    (:data:`PP_STEADY_MPS`) is pending until the next fix arrives: if that one is closer to the fix before
+    the jump than to the jump, the jump was a spike and is set aside; otherwise it is accepted. One stray fix
+    of the protected person's phone therefore never stands alone as proof that the subject came close.
+    Returns the times of the first and last fix whose verdict changed (or ``times[i]`` twice).
+    """
+    k0 = i - 1
+    while k0 >= 0 and ok[k0] != PP_ACCEPTED:
+        k0 -= 1
+    anchor = None if k0 < 0 else (times[k0], *fixes[k0])
+    cand: tuple[float, float, float, float] | None = None
+    pending = -1
+    first, last = times[i], times[i]
+    for k in range(k0 + 1, len(times)):
+        t = times[k]
+        lon, lat, scale = fixes[k]
+        verdict = PP_ACCEPTED
+        if pending >= 0:
+            p = (times[pending], *fixes[pending])
+            assert anchor is not None
+            spike = distance_m(anchor[1], anchor[2], lon, lat) < distance_m(p[1], p[2], lon, lat)
+            ok[pending] = PP_REJECTED if spike else PP_ACCEPTED
+            first, last = min(first, p[0]), max(last, p[0])
+            if not spike:
+                anchor = p
+            pending = -1
+        if anchor is not None:
+            if not _gate(anchor, t, lon, lat, scale):
+                verdict = PP_ACCEPTED if cand is not None and _gate(cand, t, lon, lat, scale) else PP_REJECTED
+            elif distance_m(anchor[1], anchor[2], lon, lat) > 3.0 * (anchor[3] + scale) + \
+                    PP_STEADY_MPS * abs(t - anchor[0]):
+                verdict = PP_PENDING
+        if ok[k] != verdict:
+            first, last = min(first, t), max(last, t)
+        elif verdict == PP_ACCEPTED and k > i:
+            break  # accepted as before, from the same kind of anchor: everything after is decided as before
+        ok[k] = verdict
+        if verdict == PP_ACCEPTED:
+            anchor, cand = (t, lon, lat, scale), None
+        elif verdict == PP_REJECTED:
+            cand = (t, lon, lat, scale)
+        else:
+            pending = k
+    return first, last
+
+
 def advance(spec: SubjectSpec, st: DevState, fix: Fix) -> tuple[DevState, list[Item]]:
     """One report through one device's state: tamper, battery, location loss, then every zone rule."""
     out: list[Item] = []
@@ -276,7 +334,8 @@ class Engine:
     def __init__(self, plan: MonitoringPlan, *, lateness: timedelta = DEFAULT_LATENESS) -> None:
         self.lateness = lateness.total_seconds()
         self.devices: dict[str, DeviceRuntime] = {}
-        self.pp_tracks: dict[str, tuple[list[float], list[tuple[float, float, float]]]] = {}
+        # protected persons' tracks in event time: times, (lon, lat, scale) and whether the speed gate accepted it
+        self.pp_tracks: dict[str, tuple[list[float], list[tuple[float, float, float]], list[int]]] = {}
         self.pp_seen: dict[str, dict[Any, float]] = {}
         self.open: dict[tuple[str, AlertType, str | None], AlertEpisode] = {}
         self.last_closed: dict[tuple[str, AlertType, str | None], AlertEpisode] = {}
@@ -408,13 +467,23 @@ class Engine:
         track = self.pp_tracks.get(rule.protected_device or "")
         if track is None:
             return math.nan
-        times, fixes = track
+        times, fixes, ok = track
         i = bisect.bisect_left(times, t)
         best: tuple[float, float, float] | None = None
         best_dt = PROXIMITY_PAIRING_S
-        for k in (i - 1, i):
-            if 0 <= k < len(times) and abs(times[k] - t) <= best_dt:
-                best_dt, best = abs(times[k] - t), fixes[k]
+        k = i - 1  # the nearest accepted fix before, then after (fixes the gate set aside are skipped)
+        while k >= 0 and t - times[k] <= best_dt:
+            if ok[k] == PP_ACCEPTED:
+                best_dt, best = t - times[k], fixes[k]
+                break
+            k -= 1
+        k = i
+        while k < len(times) and times[k] - t <= best_dt:
+            if ok[k] == PP_ACCEPTED:
+                if times[k] - t < best_dt or best is None:
+                    best_dt, best = times[k] - t, fixes[k]
+                break
+            k += 1
         if best is None:
             return math.nan
         dist = distance_m(lon, lat, best[0], best[1])
@@ -435,15 +504,18 @@ class Engine:
             return []
         if report.accuracy_m is not None and report.accuracy_m > USABLE_ACCURACY_M:
             return []
-        times, fixes = self.pp_tracks.setdefault(report.device, ([], []))
+        times, fixes, ok = self.pp_tracks.setdefault(report.device, ([], [], []))
         i = bisect.bisect_right(times, t)
         times.insert(i, t)
         fixes.insert(i, (report.lon, report.lat, error_scale(report.source, report.accuracy_m)))
+        ok.insert(i, PP_PENDING)
+        first, last = _gate_track(times, fixes, ok, i)
         if times[0] < times[-1] - self.lateness - 3600:
             k = bisect.bisect_left(times, times[-1] - self.lateness)
             del times[:k]
             del fixes[:k]
-        return self._reevaluate_proximity(report.device, t, tnow)
+            del ok[:k]
+        return self._reevaluate_proximity(report.device, min(t, first), max(t, last), tnow)
 
     def _process(self, report: DeviceReport, tnow: float, ref: int | None,
                  distances: tuple[float, ...] | None) -> list[AlertChange]:
@@ -538,15 +610,16 @@ class Engine:
         rt.state = state._replace(rules=tuple(new_rules))
         return changes
 
-    def _reevaluate_proximity(self, pp_device: str, t: float, tnow: float) -> list[AlertChange]:
-        """A protected person's fix arrived: re-decide the subjects' fixes it pairs with, in event time."""
+    def _reevaluate_proximity(self, pp_device: str, t: float, t_last: float, tnow: float) -> list[AlertChange]:
+        """A protected person's fix arrived at ``t`` (and the gate's verdict on their fixes up to ``t_last`` may
+        have changed with it): re-decide the subjects' fixes they pair with, in event time."""
         changes: list[AlertChange] = []
         for rt in self.devices.values():
             slots = [j for j, r in enumerate(rt.subject.rules) if r.protected_device == pp_device]
             if not slots or not rt.hist_t:
                 continue
             lo = bisect.bisect_left(rt.hist_t, t - PROXIMITY_PAIRING_S)
-            hi = bisect.bisect_right(rt.hist_t, t + PROXIMITY_PAIRING_S)
+            hi = bisect.bisect_right(rt.hist_t, t_last + PROXIMITY_PAIRING_S)
             first: int | None = None
             for k in range(lo, hi):
                 f = rt.hist_fix[k]
@@ -741,7 +814,7 @@ class Engine:
             }
         body = {
             "version": 1, "lateness": self.lateness, "devices": devices,
-            "pp_tracks": {d: [t, [list(f) for f in fx]] for d, (t, fx) in self.pp_tracks.items()},
+            "pp_tracks": {d: [t, [list(f) for f in fx], ok] for d, (t, fx, ok) in self.pp_tracks.items()},
             "pp_seen": {d: [[_key_plain(k), v] for k, v in s.items()] for d, s in self.pp_seen.items()},
             "open": [_episode_plain(e) for e in self.open.values()],
             "last_closed": [_episode_plain(e) for e in self.last_closed.values()],
@@ -777,8 +850,12 @@ class Engine:
                 rt.base = rt.state
                 rt.hist_t, rt.hist_fix, rt.hist_state = [], [], []
             engine._reschedule(rt)
-        for d, (times, fixes) in body["pp_tracks"].items():
-            engine.pp_tracks[d] = ([float(x) for x in times], [(f[0], f[1], f[2]) for f in fixes])
+        for d, raw_track in body["pp_tracks"].items():
+            times, fixes = [float(x) for x in raw_track[0]], [(f[0], f[1], f[2]) for f in raw_track[1]]
+            ok = [int(x) for x in raw_track[2]] if len(raw_track) > 2 else [PP_PENDING] * len(times)
+            if len(raw_track) <= 2 and times:  # a checkpoint from before the gate: decide it now
+                _gate_track(times, fixes, ok, 0)
+            engine.pp_tracks[d] = (times, fixes, ok)
         for d, seen in body["pp_seen"].items():
             engine.pp_seen[d] = {_key_from(k): float(v) for k, v in seen}
         for raw_ep in body["open"]:
