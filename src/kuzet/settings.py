@@ -7,14 +7,16 @@ development mode.
 
 from __future__ import annotations
 
+import json
 import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
@@ -36,6 +38,9 @@ class Settings(BaseSettings):
     secret_key: str = _DEV_SECRET
     #: Key for field-level encryption of the most sensitive fields (protected persons' addresses).
     field_key: str = _DEV_SECRET
+    #: Previous field keys, still accepted for reading until ``kuzet privacy rotate-field-key`` has re-encrypted
+    #: everything under ``field_key``. In the environment: comma-separated, or a JSON list.
+    field_keys_retired: Annotated[list[str], NoDecode] = Field(default_factory=list)
     host: str = "127.0.0.1"
     port: int = 8000
     gateway_host: str = "127.0.0.1"
@@ -53,9 +58,20 @@ class Settings(BaseSettings):
     #: Days each data category is kept; a file or variable naming some categories keeps the defaults of the rest.
     retention_days: dict[str, int] = Field(default_factory=lambda: dict(DEFAULT_RETENTION_DAYS))
 
+    @field_validator("field_keys_retired", mode="before")
+    @classmethod
+    def _split_keys(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = json.loads(value) if value.lstrip().startswith("[") else value.split(",")
+        if isinstance(value, list | tuple):
+            return [k.strip() if isinstance(k, str) else k for k in value if not isinstance(k, str) or k.strip()]
+        return value
+
     @model_validator(mode="after")
     def _fill_and_check(self) -> Settings:
         self.retention_days = {**DEFAULT_RETENTION_DAYS, **self.retention_days}
+        # The current key is always tried first; listing it as retired as well changes nothing.
+        self.field_keys_retired = [k for k in dict.fromkeys(self.field_keys_retired) if k != self.field_key]
         if not self.database_url:
             self.database_url = f"sqlite:///{(self.var_dir / 'kuzet.db').as_posix()}"
         if self.mode != "dev":

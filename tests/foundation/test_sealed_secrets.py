@@ -26,8 +26,8 @@ def test_secrets_are_sealed_at_rest_and_clear_when_read(sessions: sessionmaker[S
         raw = dict(s.execute(text("SELECT serial, secret FROM devices")).all())
         totp = s.execute(text("SELECT totp_secret FROM users")).scalar_one()
         assert raw["T-1"] == ""
-        assert raw["K-1"].startswith("v1:") and KEY not in raw["K-1"]
-        assert totp.startswith("v1:") and "JBSWY3DP" not in totp
+        assert raw["K-1"].startswith("v2:") and KEY not in raw["K-1"]
+        assert totp.startswith("v2:") and "JBSWY3DP" not in totp
         assert s.execute(select(Device.secret).where(Device.serial == "K-1")).scalar_one() == KEY
         assert s.execute(select(Device.serial).where(Device.secret != "")).scalars().all() == ["K-1"]
         user = s.execute(select(User)).scalar_one()
@@ -52,7 +52,7 @@ def test_the_migration_seals_what_was_stored_in_clear_and_the_downgrade_opens_it
     check(sqlite_url)
     with engine.connect() as conn:
         sealed = conn.execute(text("SELECT secret FROM devices WHERE serial = 'K-9'")).scalar_one()
-    assert sealed.startswith("v1:")
+    assert sealed.startswith("v2:")
     with session_factory(engine)() as s:
         assert s.execute(select(Device.secret).where(Device.serial == "K-9")).scalar_one() == KEY
     downgrade(sqlite_url, "0002")

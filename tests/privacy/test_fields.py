@@ -46,7 +46,7 @@ def test_address_is_stored_encrypted_and_the_raw_database_does_not_contain_it(sq
     assert "Абай".encode() not in raw
     with sqlite_sessions() as session:
         row = session.execute(select(ProtectedPersonRecord)).scalar_one()
-        assert row.address_enc.startswith("v1:")
+        assert row.address_enc.startswith("v2:")
         assert protected_address(session, OFFICER, row, purpose="victim safety check", key=KEY) == ADDRESS
         session.commit()
         reads = session.execute(select(AuditEntry).where(AuditEntry.object_type == "protected_person_address")

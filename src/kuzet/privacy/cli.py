@@ -1,4 +1,4 @@
-"""``kuzet privacy ...``: purge, crime-scene match, subject-access export, holds and index backfill.
+"""``kuzet privacy ...``: purge, crime-scene match, subject-access export, holds, index backfill, key rotation.
 
 Each command calls the same service functions as the API, as a named user whose role the service checks
 (a crime-scene question still needs a police liaison, a case reference and a reason).
@@ -19,9 +19,12 @@ from kuzet.audit import SYSTEM, Actor
 from kuzet.settings import get_settings
 from kuzet.store.models import User
 
+from .fields import FieldKeys, FieldRotationError, field_key_status, rotate_field_key
+
 console = Console()
 err = Console(stderr=True)
-privacy = typer.Typer(no_args_is_help=True, help="Crime-scene matching, retention, court holds, subject access.")
+privacy = typer.Typer(no_args_is_help=True,
+                      help="Crime-scene matching, retention, court holds, subject access, field-key rotation.")
 
 
 def _sessions() -> sessionmaker[Session]:
@@ -166,6 +169,67 @@ def backfill_command(batch: int = typer.Option(20_000, help="Reports per batch")
         added = backfill_index(session, batch=batch, full=full,
                                progress=lambda n, last: console.print(f"  {n} indexed (report id {last})"))
     console.print(f"indexed {added} positions")
+
+
+@privacy.command("rotate-field-key")
+def rotate_field_key_command(
+    check: bool = typer.Option(False, "--check",
+                               help="Only count the values under each key id and find undecryptable ones"),
+    batch: int = typer.Option(500, min=1, help="Rows re-encrypted per transaction"),
+    as_user: str = typer.Option(None, "--as", help="Username running the rotation (default: system)"),
+) -> None:
+    """Re-encrypt every sealed value under KUZET_FIELD_KEY (old keys in KUZET_FIELD_KEYS_RETIRED); audited."""
+    try:
+        keys = FieldKeys.from_settings()
+    except ValueError as exc:
+        err.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(2) from None
+    retired = ", ".join(keys.retired_ids) or "none"
+    console.print(f"current key {keys.current_id}; retired keys: {retired}")
+    if check:
+        with _sessions()() as session:
+            status = field_key_status(session, keys=keys, batch=batch)
+        for c in status.columns:
+            parts = [f"{n} under {kid}{_role(kid, keys)}" for kid, n in sorted(c.sealed.items())]
+            parts += [f"{n} under {kid}{_role(kid, keys)} in the v1 form" for kid, n in sorted(c.legacy.items())]
+            if c.clear:
+                parts.append(f"{c.clear} in clear")
+            if c.undecryptable:
+                rows = ", ".join(map(str, c.undecryptable[:20])) + (", ..." if len(c.undecryptable) > 20 else "")
+                parts.append(f"{len(c.undecryptable)} under no known key (row ids {rows})")
+            console.print(f"{c.name}: {c.total} values" + (": " + "; ".join(parts) if parts else ""))
+        if status.pending:
+            console.print(f"{status.pending} values to re-encrypt: run without --check")
+        if status.undecryptable:
+            err.print(f"[red]error:[/] {status.undecryptable} values decrypt under no known key")
+            raise typer.Exit(2)
+        if not status.pending:
+            console.print(f"every sealed value is under key {status.current_id}: retired keys can be removed")
+        return
+    actor = _actor(as_user)
+    try:
+        report = rotate_field_key(_sessions(), actor, keys=keys, batch=batch,
+                                  progress=lambda name, n: console.print(f"  {name}: {n} re-encrypted"))
+    except FieldRotationError as exc:
+        err.print(f"[red]error:[/] {exc}")
+        err.print(f"audit entry {exc.report.audit_id}. Add the key it was sealed under to KUZET_FIELD_KEYS_RETIRED, "
+                  "or clear the value, then run again: values already re-encrypted are not read again.")
+        raise typer.Exit(2) from None
+    for r in report.columns:
+        origins = ", ".join(f"{n} from {origin}" for origin, n in sorted(r.rewritten.items()))
+        meanwhile = f", {r.changed_meanwhile} changed meanwhile (left alone)" if r.changed_meanwhile else ""
+        console.print(f"{r.name}: {r.rewritten_total} re-encrypted" + (f" ({origins})" if origins else "")
+                      + f", {r.already} already under {report.current_id}{meanwhile}")
+    if report.rewritten:
+        console.print(f"re-encrypted {report.rewritten} values under key {report.current_id}; "
+                      f"audit entry {report.audit_id}")
+    else:
+        console.print(f"nothing to re-encrypt: all {report.already} sealed values are under key "
+                      f"{report.current_id} already; audit entry {report.audit_id}")
+
+
+def _role(kid: str, keys: FieldKeys) -> str:
+    return " (current)" if kid == keys.current_id else " (retired)"
 
 
 def register(app: typer.Typer) -> None:

@@ -47,8 +47,9 @@ class SealedString(TypeDecorator[str]):
 
     AES-256-GCM under ``KUZET_FIELD_KEY`` with the column's name as associated data
     (:mod:`kuzet.privacy.fields`), so a database dump alone does not reveal it. An empty value stays empty.
-    A value stored before the column was sealed (no ``v1:`` prefix) reads back as it is; the migration that
-    sealed the column encrypted those already.
+    A value sealed under a key since moved to ``KUZET_FIELD_KEYS_RETIRED`` still reads; ``kuzet privacy
+    rotate-field-key`` re-encrypts it under the current key. A value stored before the column was sealed (no
+    ``v2:`` or ``v1:`` prefix) reads back as it is; the migration that sealed the column encrypted those already.
     """
 
     impl = String
@@ -59,15 +60,15 @@ class SealedString(TypeDecorator[str]):
         self.context = context
 
     def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:
-        from kuzet.privacy.fields import PREFIX, encrypt_field
+        from kuzet.privacy.fields import encrypt_field, is_sealed
 
-        if not value or value.startswith(PREFIX):
+        if not value or is_sealed(value):
             return value
         return encrypt_field(value, context=self.context)
 
     def process_result_value(self, value: str | None, dialect: Dialect) -> str | None:
-        from kuzet.privacy.fields import PREFIX, decrypt_field
+        from kuzet.privacy.fields import decrypt_field, is_sealed
 
-        if not value or not value.startswith(PREFIX):
+        if not value or not is_sealed(value):
             return value
         return decrypt_field(value, context=self.context)
