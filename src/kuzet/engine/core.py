@@ -24,7 +24,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal, NamedTuple
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 import msgspec
 import numpy as np
@@ -39,6 +39,9 @@ from kuzet.domain.timeutil import format_utc, parse_utc
 from . import rules
 from .rules import IDLE, Emission, RuleState
 from .zones import ScheduleWindows, ZoneGeometry, distance_m, error_scale, signed_distances_many
+
+if TYPE_CHECKING:
+    from .fast import FastPath
 
 #: How far back in event time a late report may still rewind its device.
 DEFAULT_LATENESS = timedelta(hours=6)
@@ -134,6 +137,7 @@ class Fix(NamedTuple):
     battery: int  # 1 critical, 0 fine, -1 unknown
     late: bool  # arrived more than LATE_AFTER_S after it was measured
     cell: bool = False  # a cell-network position: never by itself strong evidence of a zone violation
+    no: int = 0  # arrival number: history is ordered by (t, no), so equal times keep their arrival order
 
 
 class DevState(NamedTuple):
@@ -306,8 +310,9 @@ def advance(spec: SubjectSpec, st: DevState, fix: Fix) -> tuple[DevState, list[I
 class DeviceRuntime:
     """Everything the engine keeps for one subject device."""
 
-    __slots__ = ("base", "checked_at", "comm_since", "device", "hist_fix", "hist_state", "hist_t", "last_rx",
-                 "last_rx_t", "newest_t", "pushed", "seen", "state", "subject", "version")
+    __slots__ = ("base", "base_key", "checked_at", "comm_since", "device", "hist_fix", "hist_state", "hist_t",
+                 "last_rx", "last_rx_t", "max_seq", "newest_t", "pushed", "seen", "slot", "state", "subject",
+                 "version")
 
     def __init__(self, device: str, subject: SubjectSpec) -> None:
         self.device = device
@@ -325,6 +330,9 @@ class DeviceRuntime:
         self.checked_at = -math.inf
         self.version = 0
         self.pushed = math.inf  # the wake-up this device has in the timer heap
+        self.base_key: tuple[float, int] = (-math.inf, -1)  # (t, no) of the newest entry pruned into ``base``
+        self.max_seq = -1  # the highest ``seq`` ever seen (a larger one cannot be a duplicate)
+        self.slot = -1  # the device's row in the fast path's arrays (-1: not on the fast path)
 
 
 # -- the engine ----------------------------------------------------------------------------------------
@@ -342,6 +350,8 @@ class Engine:
         self.heap: list[tuple[float, int, str, int]] = []
         self.counter = 0
         self.dropped_too_late = 0
+        self.no = 0  # arrival numbers handed out so far
+        self.fast: FastPath | None = None
         self._set_plan(plan)
 
     # -- plan -----------------------------------------------------------------------------------------
@@ -360,9 +370,13 @@ class Engine:
             for p in s.protected_persons:
                 self.pp_devices.add(p.device)
         self._circle_cache: dict[str, Any] = {}
+        from .fast import FastPath
+
+        self.fast = FastPath(self)
 
     def update_plan(self, plan: MonitoringPlan) -> None:
         """Take new zones, schedules, absences or devices; state of rules that still exist is kept."""
+        self._take_back_all()
         old_specs = {d: rt.subject for d, rt in self.devices.items()}
         self._set_plan(plan)
         for device in list(self.devices):
@@ -376,25 +390,53 @@ class Engine:
             rt.subject = spec
             rt.state = rt.state._replace(rules=new_rules)
             rt.base = rt.state
+            rt.base_key = (-math.inf, -1)
             rt.hist_t, rt.hist_fix, rt.hist_state = [], [], []
             self._reschedule(rt)
+        assert self.fast is not None
+        for rt in self.devices.values():
+            self.fast.adopt(rt)
+
+    def _take_back_all(self) -> None:
+        """Bring every device's state and history out of the fast path's arrays into its runtime."""
+        assert self.fast is not None
+        for rt in self.fast.release_all():
+            self.devices.setdefault(rt.device, rt)
 
     # -- reports --------------------------------------------------------------------------------------
     def on_report(self, report: DeviceReport, *, now: datetime, ref: int | None = None) -> list[AlertChange]:
         """Evaluate one report that arrived at ``now``; ``ref`` is its line number where it has no ``seq``."""
-        return self._process(report, now.timestamp(), ref, None)
+        self.no += 1
+        return self._process(report, now.timestamp(), ref, None, self.no)
 
     def on_reports(self, reports: Sequence[DeviceReport], *, now: datetime,
                    refs: Sequence[int | None] | None = None) -> list[AlertChange]:
-        """The batch path: zone geometry for the whole batch in NumPy, then the same per-report transitions.
+        """The batch path: the common case in bulk, every other report through the same transitions.
 
-        Gives exactly what calling :meth:`on_report` for each report in turn with the same ``now`` gives.
+        Reports that change nothing (a device whose every rule is idle, in order, with a good fix clearly on
+        the right side of every zone) are decided together in NumPy by :class:`kuzet.engine.fast.FastPath`
+        and kept as columns; the rest go one by one through :meth:`on_report`'s path, with their zone
+        geometry computed for the batch at once. Gives exactly what calling :meth:`on_report` for each report
+        in turn with the same ``now`` gives.
         """
-        pre = self._precompute(reports)
         tnow = now.timestamp()
+        base = self.no
+        self.no += len(reports)
+        assert self.fast is not None
+        slow = self.fast.run(reports, tnow, refs, base)
+        if not slow:
+            return []
+        chosen = [reports[i] for i in slow]
+        pre = self._precompute(chosen)
         out: list[AlertChange] = []
-        for i, report in enumerate(reports):
-            out += self._process(report, tnow, None if refs is None else refs[i], pre[i])
+        touched: dict[str, DeviceRuntime] = {}
+        for k, i in enumerate(slow):
+            out += self._process(chosen[k], tnow, None if refs is None else refs[i], pre[k], base + i + 1)
+            rt = self.devices.get(chosen[k].device)
+            if rt is not None:
+                touched[rt.device] = rt
+        for rt in touched.values():
+            self.fast.adopt(rt)
         return out
 
     def _precompute(self, reports: Sequence[DeviceReport]) -> list[tuple[float, ...] | None]:
@@ -427,7 +469,7 @@ class Engine:
         return [None if row is None else tuple(row) for row in result]
 
     def _make_fix(self, spec: SubjectSpec, report: DeviceReport, ident: int | None,
-                  distances: tuple[float, ...] | None, late: bool) -> Fix:
+                  distances: tuple[float, ...] | None, late: bool, no: int) -> Fix:
         t = report.time.timestamp()
         has_pos = report.lat is not None and report.lon is not None and report.source is not Source.NONE
         lon = report.lon if report.lon is not None else 0.0
@@ -461,7 +503,7 @@ class Engine:
         usable = report.source is Source.BEACON or (
             has_pos and report.accuracy_m is not None and report.accuracy_m <= USABLE_ACCURACY_M)
         return Fix(t, ident, has_pos, lon, lat, scale, beacon, usable, tuple(cs), tuple(strap), tuple(case),
-                   battery, late, report.source is Source.CELL)
+                   battery, late, report.source is Source.CELL, no)
 
     def _proximity_c(self, rule: RuleSpec, t: float, lon: float, lat: float, scale: float) -> float:
         track = self.pp_tracks.get(rule.protected_device or "")
@@ -518,7 +560,7 @@ class Engine:
         return self._reevaluate_proximity(report.device, min(t, first), max(t, last), tnow)
 
     def _process(self, report: DeviceReport, tnow: float, ref: int | None,
-                 distances: tuple[float, ...] | None) -> list[AlertChange]:
+                 distances: tuple[float, ...] | None, no: int) -> list[AlertChange]:
         rt = self.devices.get(report.device)
         if rt is None:
             spec = self.owner.get(report.device)
@@ -527,6 +569,8 @@ class Engine:
                     return self._on_protected(report, tnow)
                 return []
             rt = self.devices[report.device] = DeviceRuntime(report.device, spec)
+        assert self.fast is not None
+        self.fast.take_back(rt)
         spec = rt.subject
         changes: list[AlertChange] = []
         t = report.time.timestamp()
@@ -544,18 +588,28 @@ class Engine:
                                      Emission("close", start, tnow, 0.99, ()), tnow, False)
         rt.last_rx = max(rt.last_rx, tnow)
         rt.last_rx_t = max(rt.last_rx_t, t)
+        if t < rt.newest_t - self.lateness:
+            # beyond the lateness bound: the history it would rewind into is gone (and so are the keys that
+            # would tell whether it is a duplicate)
+            self.dropped_too_late += 1
+            self._reschedule(rt)
+            return changes
         key: Any = report.seq if report.seq is not None else ("t", t)
+        if key not in rt.seen and not (key > rt.max_seq if report.seq is not None else t > rt.newest_t):
+            self.fast.materialize(rt)  # it may repeat a report still held as columns
         if key in rt.seen:
             self._reschedule(rt)
             return changes
         rt.seen[key] = t
+        if report.seq is not None and report.seq > rt.max_seq:
+            rt.max_seq = report.seq
         if len(rt.seen) > 4096:
             horizon = rt.newest_t - self.lateness
             for k in [k for k, v in rt.seen.items() if v < horizon]:
                 del rt.seen[k]
         ident = report.seq if report.seq is not None else ref
         late = tnow - t > LATE_AFTER_S
-        fix = self._make_fix(spec, report, ident, distances, late)
+        fix = self._make_fix(spec, report, ident, distances, late, no)
         if t >= rt.newest_t:
             state, items = advance(spec, rt.state, fix)
             rt.state = state
@@ -573,10 +627,9 @@ class Engine:
 
     def _rewind(self, rt: DeviceRuntime, fix: Fix, tnow: float) -> list[AlertChange]:
         """Insert a fix in the device's past and re-run everything after it; what it finds is late."""
+        assert self.fast is not None
+        self.fast.materialize(rt)
         i = bisect.bisect_right(rt.hist_t, fix.t)
-        if i == 0 and (rt.hist_t and fix.t < rt.newest_t - self.lateness):
-            self.dropped_too_late += 1
-            return []
         rt.hist_t.insert(i, fix.t)
         rt.hist_fix.insert(i, fix)
         rt.hist_state.insert(i, rt.hist_state[i - 1] if i > 0 else rt.base)
@@ -645,6 +698,7 @@ class Engine:
         if k < 16 and k < len(rt.hist_t):
             return
         rt.base = rt.hist_state[k - 1]
+        rt.base_key = (rt.hist_t[k - 1], rt.hist_fix[k - 1].no)
         del rt.hist_t[:k]
         del rt.hist_fix[:k]
         del rt.hist_state[:k]
@@ -777,7 +831,9 @@ class Engine:
             if rt is not None and rt.version == version:
                 rt.pushed = math.inf
                 due_devices.append(rt)
+        assert self.fast is not None
         for rt in due_devices:
+            self.fast.take_back(rt)
             spec = rt.subject
             rt.checked_at = tnow
             if rt.comm_since < 0 and rt.last_rx >= 0 and tnow >= rt.last_rx + spec.timeout:
@@ -795,6 +851,7 @@ class Engine:
                     changes += self._publish(spec.id, rule.type, rule.target, em, tnow, False)
             rt.state = rt.state._replace(rules=tuple(new_rules))
             self._reschedule(rt)
+            self.fast.adopt(rt)
         return changes
 
     def open_episodes(self) -> list[AlertEpisode]:
@@ -803,6 +860,7 @@ class Engine:
     # -- checkpoints ----------------------------------------------------------------------------------
     def snapshot(self) -> bytes:
         """All state as bytes (MessagePack of plain values): restore with :meth:`restore` and the same plan."""
+        self._take_back_all()
         devices = {}
         for d, rt in self.devices.items():
             devices[d] = {
@@ -819,7 +877,11 @@ class Engine:
             "open": [_episode_plain(e) for e in self.open.values()],
             "last_closed": [_episode_plain(e) for e in self.last_closed.values()],
         }
-        return msgspec.msgpack.encode(body)
+        data = msgspec.msgpack.encode(body)
+        assert self.fast is not None
+        for rt in self.devices.values():
+            self.fast.adopt(rt)
+        return data
 
     @classmethod
     def restore(cls, plan: MonitoringPlan, data: bytes) -> Engine:
@@ -842,6 +904,9 @@ class Engine:
             rt.seen = {_key_from(k): float(v) for k, v in raw["seen"]}
             rt.last_rx, rt.last_rx_t = float(raw["last_rx"]), float(raw["last_rx_t"])
             rt.comm_since, rt.checked_at = float(raw["comm_since"]), float(raw["checked_at"])
+            rt.max_seq = max((k for k in rt.seen if isinstance(k, int)), default=-1)
+            if rt.hist_fix:
+                engine.no = max(engine.no, max(f.no for f in rt.hist_fix))
             engine.devices[d] = rt
             if not same_rules:  # the plan changed since the checkpoint: map rules by identity
                 old = {(t, g): rt.state.rules[i] for i, (t, g) in enumerate(raw["rules"])}
@@ -850,6 +915,8 @@ class Engine:
                 rt.base = rt.state
                 rt.hist_t, rt.hist_fix, rt.hist_state = [], [], []
             engine._reschedule(rt)
+            assert engine.fast is not None
+            engine.fast.restored(rt)
         for d, raw_track in body["pp_tracks"].items():
             times, fixes = [float(x) for x in raw_track[0]], [(f[0], f[1], f[2]) for f in raw_track[1]]
             ok = [int(x) for x in raw_track[2]] if len(raw_track) > 2 else [PP_PENDING] * len(times)
@@ -907,7 +974,7 @@ def _fix_from(raw: list[Any]) -> Fix:
     return Fix(float(raw[0]), None if raw[1] is None else int(raw[1]), bool(raw[2]), float(raw[3]),
                float(raw[4]), float(raw[5]), bool(raw[6]), bool(raw[7]), tuple(float(x) for x in raw[8]),
                tuple(bool(x) for x in raw[9]), tuple(bool(x) for x in raw[10]), int(raw[11]), bool(raw[12]),
-               bool(raw[13]) if len(raw) > 13 else False)
+               bool(raw[13]) if len(raw) > 13 else False, int(raw[14]) if len(raw) > 14 else 0)
 
 
 def _episode_plain(ep: AlertEpisode) -> dict[str, Any]:
