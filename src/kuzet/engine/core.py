@@ -427,7 +427,9 @@ class Engine:
         if not slow:
             return []
         chosen = [reports[i] for i in slow]
-        pre = self._precompute(chosen)
+        pre = self.fast.distances(chosen)
+        if pre is None:
+            pre = self._precompute(chosen)
         out: list[AlertChange] = []
         touched: dict[str, DeviceRuntime] = {}
         for k, i in enumerate(slow):

@@ -31,6 +31,8 @@ from __future__ import annotations
 import heapq
 import math
 from collections.abc import Sequence
+from datetime import datetime
+from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -56,6 +58,11 @@ _SOURCES = (Source.GPS, Source.CELL, Source.WIFI, Source.BEACON, Source.NONE)
 _CODE = {s: i for i, s in enumerate(_SOURCES)}
 _GPS, _CELL, _WIFI, _BEACON, _NONE = range(5)
 _FLOOR = np.array([SOURCE_FLOOR_M[s] for s in _SOURCES], dtype=np.float64)
+_CLOSURE: dict[Closure | None, int] = {None: 0, Closure.CLOSED: 1, Closure.OPEN: 2}
+_IS_TRUE: dict[bool | None, bool] = {None: False, False: False, True: True}
+_DEVICE, _TIME, _LON, _LAT, _ACC, _PCT, _SOURCE, _STRAP, _CASE, _EVENTS, _CHARGING, _SEQ = map(attrgetter, (
+    "device", "time", "lon", "lat", "accuracy_m", "battery_pct", "source", "strap", "case", "events", "charging",
+    "seq"))
 _EARTH = math.radians(1.0) * 6_371_008.8  # metres per degree of latitude, as zones.distance_m computes it
 #: Columns of the log of plain reports.
 _COLUMNS = ("slot", "no", "t", "lon", "lat", "scale", "ident", "seq", "has_seq", "beacon", "nstrap", "ncase",
@@ -188,8 +195,8 @@ class FastPath:
         n = len(reports)
         if n == 0:
             return []
-        slot_of = self.slot_of
-        slots = np.fromiter((slot_of.get(r.device, -1) for r in reports), np.int64, n)
+        found = np.array(list(map(self.slot_of.get, map(_DEVICE, reports))), dtype=np.float64)
+        slots = np.where(np.isnan(found), -1, found).astype(np.int64)
         known = slots >= 0
         sl = np.where(known, slots, 0)
         cand = known & self.owned[sl]
@@ -200,20 +207,27 @@ class FastPath:
         picked = [reports[i] for i in order.tolist()]
         m = len(picked)
         s = slots[order]
-        t = np.fromiter((r.time.timestamp() for r in picked), np.float64, m)
-        lon = np.array([r.lon for r in picked], dtype=np.float64)
-        lat = np.array([r.lat for r in picked], dtype=np.float64)
-        acc = np.array([r.accuracy_m for r in picked], dtype=np.float64)
-        src = np.fromiter((_CODE[r.source] for r in picked), np.int64, m)
-        plain = np.fromiter((not r.events and r.strap is not Closure.OPEN and r.case is not Closure.OPEN
-                             for r in picked), bool, m)
-        nstrap = np.fromiter((r.strap is Closure.CLOSED for r in picked), np.int8, m)
-        ncase = np.fromiter((r.case is Closure.CLOSED for r in picked), np.int8, m)
-        pct = np.array([r.battery_pct for r in picked], dtype=np.float64)
-        charging = np.fromiter((r.charging is True for r in picked), bool, m)
-        seqs = [r.seq for r in picked]
-        has_seq = np.fromiter((q is not None for q in seqs), bool, m)
-        seq = np.fromiter((-1 if q is None else q for q in seqs), np.int64, m)
+        # columns, one C-level pass each (attrgetter, dict lookups): no Python code runs per report
+        t = np.fromiter(map(datetime.timestamp, map(_TIME, picked)), np.float64, m)
+        lon = np.array(list(map(_LON, picked)), dtype=np.float64)
+        lat = np.array(list(map(_LAT, picked)), dtype=np.float64)
+        acc = np.array(list(map(_ACC, picked)), dtype=np.float64)
+        pct = np.array(list(map(_PCT, picked)), dtype=np.float64)
+        src = np.fromiter(map(_CODE.__getitem__, map(_SOURCE, picked)), np.int64, m)
+        strap = np.fromiter(map(_CLOSURE.__getitem__, map(_STRAP, picked)), np.int8, m)
+        case = np.fromiter(map(_CLOSURE.__getitem__, map(_CASE, picked)), np.int8, m)
+        events = np.fromiter(map(bool, map(_EVENTS, picked)), bool, m)
+        charging = np.fromiter(map(_IS_TRUE.__getitem__, map(_CHARGING, picked)), bool, m)
+        plain = ~events & (strap != 2) & (case != 2)
+        nstrap = (strap == 1).astype(np.int8)
+        ncase = (case == 1).astype(np.int8)
+        seqs = list(map(_SEQ, picked))
+        if None in seqs:
+            has_seq = np.fromiter((q is not None for q in seqs), bool, m)
+            seq = np.fromiter((-1 if q is None else q for q in seqs), np.int64, m)
+        else:
+            has_seq = np.ones(m, dtype=bool)
+            seq = np.array(seqs, dtype=np.int64)
         if refs is None:
             ref = np.full(m, -1, dtype=np.int64)
         else:
@@ -308,17 +322,54 @@ class FastPath:
 
     def _wrong_side(self, rows: I64, s: I64, lon: F64, lat: F64, scale: F64, beacon: Mask) -> Mask:
         """For each of ``rows``: is the fix less than half an error scale inside the right side of a zone?"""
-        counts = self.r_count[s[rows]]
-        total = int(counts.sum())
-        if total == 0:
+        owner, r, d = self._pair_distances(s[rows], lon[rows], lat[rows])
+        if len(r) == 0:
             return np.zeros(len(rows), dtype=bool)
-        owner = np.repeat(np.arange(len(rows)), counts)
-        offsets = np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts)
-        r = np.repeat(self.r_start[s[rows]], counts) + offsets
         prow = rows[owner]
+        incl = self.r_incl[r]
+        c = np.where(incl, d, -d) / scale[prow]
+        c[beacon[prow] & incl & (d <= 0)] = -math.inf
+        bad = c > rules.WEAK_WRONG
+        return np.bincount(owner[bad], minlength=len(rows)) > 0
+
+    def distances(self, reports: Sequence[DeviceReport]) -> list[tuple[float, ...] | None] | None:
+        """Signed distance to every zone of its device for each report, from the zone tables in one pass.
+
+        ``None`` (for the whole batch) when a report belongs to a device outside the tables (one with a
+        protected-person rule), so that the caller computes the batch the general way.
+        """
+        n = len(reports)
+        found = np.array(list(map(self.slot_of.get, map(_DEVICE, reports))), dtype=np.float64)
+        lon = np.array(list(map(_LON, reports)), dtype=np.float64)
+        lat = np.array(list(map(_LAT, reports)), dtype=np.float64)
+        with_pos = ~np.isnan(found) & ~np.isnan(lon) & ~np.isnan(lat)
+        rows = np.flatnonzero(with_pos)
+        slots = found[rows].astype(np.int64)
+        if not self.eligible[slots].all():
+            return None
+        out: list[tuple[float, ...] | None] = [None] * n
+        _, _, d = self._pair_distances(slots, lon[rows], lat[rows])
+        counts = self.r_count[slots]
+        bounds = np.cumsum(counts).tolist()
+        flat = d.tolist()
+        lo = 0
+        for k, i in enumerate(rows.tolist()):
+            hi = bounds[k]
+            if hi > lo:
+                out[i] = tuple(flat[lo:hi])
+            lo = hi
+        return out
+
+    def _pair_distances(self, slots: I64, lon: F64, lat: F64) -> tuple[I64, I64, F64]:
+        """Every (fix, zone of its device) pair: the fix's index, the zone's row in the tables, the distance."""
+        counts = self.r_count[slots]
+        total = int(counts.sum())
+        owner = np.repeat(np.arange(len(slots)), counts)
+        offsets = np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts)
+        r = np.repeat(self.r_start[slots], counts) + offsets
         # the same IEEE arithmetic, in the same order, as ZoneGeometry.signed_distance
-        x = (lon[prow] - self.r_lon0[r]) * self.r_kx[r]
-        y = (lat[prow] - self.r_lat0[r]) * self.r_ky[r]
+        x = (lon[owner] - self.r_lon0[r]) * self.r_kx[r]
+        y = (lat[owner] - self.r_lat0[r]) * self.r_ky[r]
         d = np.empty(total)
         circ = self.r_circle[r]
         if circ.any():
@@ -343,11 +394,7 @@ class FastPath:
                 dist = np.asarray(shapely.distance(self.r_edge[rn], shapely.points(nx, ny)), dtype=np.float64)
                 inside = shapely.contains_xy(self.r_geom[rn], nx, ny)
                 d[ni] = np.where(inside, -dist, dist)
-        incl = self.r_incl[r]
-        c = np.where(incl, d, -d) / scale[prow]
-        c[beacon[prow] & incl & (d <= 0)] = -math.inf
-        bad = c > rules.WEAK_WRONG
-        return np.bincount(owner[bad], minlength=len(rows)) > 0
+        return owner, r, d
 
     def _wake(self, us: I64) -> None:
         """The careful path's ``_reschedule`` for held devices: the timer heap wakes a device when it falls silent."""
