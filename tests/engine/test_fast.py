@@ -19,10 +19,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from kuzet.domain.alerts import AlertEpisode
 from kuzet.domain.enums import Closure, Source
 from kuzet.domain.plan import MonitoringPlan
 from kuzet.domain.reports import DeviceReport
 from kuzet.engine import AlertChange, Engine
+from kuzet.engine.replay import run
 from kuzet.engine.synth import Noise, scenario
 
 from .helpers import T0, offset
@@ -265,3 +267,40 @@ def test_devices_with_a_protected_person_are_never_taken_in_bulk() -> None:
                      source=Source.GPS)
     engine.on_reports([r], now=datetime.fromtimestamp(T0.timestamp() + 1, T0.tzinfo))
     assert engine.fast is not None and engine.fast.taken == 0
+
+
+def _replay_in_batches(engine: Engine, stream: Stream, sizes: random.Random) -> list[AlertEpisode]:
+    """What ``kuzet.engine.replay.run`` does, with reports handed over in batches with their arrivals."""
+    latest: dict[tuple[Any, ...], AlertEpisode] = {}
+    clock: datetime | None = None
+    i = 0
+    while i < len(stream):
+        chunk = stream[i:i + sizes.choice([1, 3, 40, 500])]
+        arrivals = []
+        for _, r in chunk:
+            clock = r.received if clock is None or r.received > clock else clock
+            arrivals.append(clock)
+        for c in engine.on_reports([r for _, r in chunk], arrivals=arrivals, refs=[line for line, _ in chunk]):
+            ep = c.episode
+            latest[(ep.subject, ep.type, ep.target, ep.start, ep.raised_at)] = ep
+        i += len(chunk)
+    return sorted(latest.values(), key=lambda e: (e.raised_at, e.subject, e.type.value))
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_batches_with_their_arrival_times_give_what_replay_gives(seed: int) -> None:
+    plan, stream = _quiet_fleet(40, 150, seed)
+    expected = run(Engine(plan), stream, batch=1)
+    fast = Engine(plan)
+    assert _replay_in_batches(fast, stream, random.Random(seed)) == expected
+    assert fast.fast is not None and fast.fast.taken > 0.5 * len(stream)
+    assert any(a.type.value == "communication_loss" for a in expected)  # the timers did fire
+
+
+@settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 10_000), level=st.sampled_from([0.2, 0.9]), sizes=st.integers(0, 10_000))
+def test_batches_with_their_arrival_times_give_what_replay_gives_on_noisy_scenarios(seed: int, level: float,
+                                                                                    sizes: int) -> None:
+    bundle = scenario(seed, subjects=3, days=0.5, noise=Noise(level=level))
+    expected = run(Engine(bundle.plan), bundle.reports, batch=1)
+    assert _replay_in_batches(Engine(bundle.plan), bundle.reports, random.Random(sizes)) == expected

@@ -409,37 +409,65 @@ class Engine:
         self.no += 1
         return self._process(report, now.timestamp(), ref, None, self.no)
 
-    def on_reports(self, reports: Sequence[DeviceReport], *, now: datetime,
+    def on_reports(self, reports: Sequence[DeviceReport], *, now: datetime | None = None,
+                   arrivals: Sequence[datetime] | None = None,
                    refs: Sequence[int | None] | None = None) -> list[AlertChange]:
         """The batch path: the common case in bulk, every other report through the same transitions.
+
+        With ``now``, gives exactly what calling :meth:`on_report` for each report in turn with that ``now``
+        gives. With ``arrivals`` (each report's arrival, non-decreasing), gives what the live monitor and
+        ``kuzet replay`` do report by report: before each report, the timers due by its arrival fire
+        (:meth:`on_time` at each due time), then :meth:`on_report` with ``now`` = its arrival; and the
+        timers due by the last arrival fire at the end.
 
         Reports that change nothing (a device whose every rule is idle, in order, with a good fix clearly on
         the right side of every zone) are decided together in NumPy by :class:`kuzet.engine.fast.FastPath`
         and kept as columns; the rest go one by one through :meth:`on_report`'s path, with their zone
-        geometry computed for the batch at once. Gives exactly what calling :meth:`on_report` for each report
-        in turn with the same ``now`` gives.
+        geometry computed for the batch at once. A held device's reports never meet a timer of their own
+        (a silence long enough to be due makes a report take the careful path), so firing the others'
+        timers around them changes nothing.
         """
-        tnow = now.timestamp()
+        if (now is None) == (arrivals is None):
+            raise TypeError("on_reports needs either now or arrivals")
+        n = len(reports)
+        tnows = [now.timestamp()] * n if now is not None else [a.timestamp() for a in arrivals or ()]
+        if len(tnows) != n:
+            raise ValueError(f"{n} reports but {len(tnows)} arrival times")
         base = self.no
-        self.no += len(reports)
+        self.no += n
         assert self.fast is not None
-        slow = self.fast.run(reports, tnow, refs, base)
-        if not slow:
-            return []
-        chosen = [reports[i] for i in slow]
-        pre = self.fast.distances(chosen)
-        if pre is None:
-            pre = self._precompute(chosen)
+        slow = self.fast.run(reports, now.timestamp() if now is not None else np.array(tnows), refs, base)
         out: list[AlertChange] = []
-        touched: dict[str, DeviceRuntime] = {}
-        for k, i in enumerate(slow):
-            out += self._process(chosen[k], tnow, None if refs is None else refs[i], pre[k], base + i + 1)
-            rt = self.devices.get(chosen[k].device)
-            if rt is not None:
-                touched[rt.device] = rt
-        for rt in touched.values():
-            self.fast.adopt(rt)
+        if slow:
+            chosen = [reports[i] for i in slow]
+            pre = self.fast.distances(chosen)
+            if pre is None:
+                pre = self._precompute(chosen)
+            touched: dict[str, DeviceRuntime] = {}
+            for k, i in enumerate(slow):
+                if arrivals is not None:
+                    out += self._fire_until(tnows[i])
+                out += self._process(chosen[k], tnows[i], None if refs is None else refs[i], pre[k], base + i + 1)
+                rt = self.devices.get(chosen[k].device)
+                if rt is not None:
+                    touched[rt.device] = rt
+            for rt in touched.values():
+                self.fast.adopt(rt)
+        if arrivals is not None and n:
+            out += self._fire_until(tnows[-1])
         return out
+
+    def _fire_until(self, t: float) -> list[AlertChange]:
+        """Every timer due by ``t``, each fired at its own due time (what replay does before a report)."""
+        changes: list[AlertChange] = []
+        due = self.next_deadline()
+        while due is not None and due.timestamp() <= t:
+            changes += self.on_time(due)
+            nxt = self.next_deadline()
+            if nxt is not None and nxt <= due:
+                break
+            due = nxt
+        return changes
 
     def _precompute(self, reports: Sequence[DeviceReport]) -> list[tuple[float, ...] | None]:
         """Signed zone distances for every (fix, zone) pair of the batch in one vectorised pass."""

@@ -186,10 +186,11 @@ class FastPath:
         self.r_edge = _objects(edge)
 
     # -- the bulk step --------------------------------------------------------------------------------
-    def run(self, reports: Sequence[DeviceReport], tnow: float, refs: Sequence[int | None] | None,
+    def run(self, reports: Sequence[DeviceReport], tnow: float | F64, refs: Sequence[int | None] | None,
             base_no: int) -> list[int]:
         """Apply the plain prefix of every held device's reports; return the indices left for the careful path.
 
+        ``tnow`` is the server time of arrival, one for the batch or one per report (non-decreasing);
         ``base_no + i + 1`` is the arrival number of ``reports[i]``.
         """
         n = len(reports)
@@ -207,6 +208,7 @@ class FastPath:
         picked = [reports[i] for i in order.tolist()]
         m = len(picked)
         s = slots[order]
+        tn = np.broadcast_to(np.asarray(tnow, dtype=np.float64), (n,))[order]
         # columns, one C-level pass each (attrgetter, dict lookups): no Python code runs per report
         t = np.fromiter(map(datetime.timestamp, map(_TIME, picked)), np.float64, m)
         lon = np.array(list(map(_LON, picked)), dtype=np.float64)
@@ -260,8 +262,10 @@ class FastPath:
         prev_has[gstart] = has_seq[gstart]
         ok &= t >= prev_t  # in event order
         ok &= np.where(has_seq, seq > prev_seq, t > prev_t) & (has_seq == prev_has)  # new, not a duplicate
-        rx = self.last_rx[s]
-        ok &= ~gstart | (rx < 0) | (tnow - rx <= self.timeout[s])  # not silent beyond its timeout
+        rx = np.empty(m)  # the last contact before each report: the previous one's arrival, or the state's
+        rx[1:] = tn[:-1]
+        rx[gstart] = self.last_rx[s[gstart]]
+        ok &= (rx < 0) | (tn - rx <= self.timeout[s])  # not silent beyond its timeout
         # the speed gate against the previous accepted fix (the anchor, or the previous plain report)
         at = np.empty(m)
         alon = np.empty(m)
@@ -304,10 +308,10 @@ class FastPath:
         ft = self.first_t[us]
         self.first_t[us] = np.where(ft < 0, t[fp], ft)
         self.max_seq[us] = np.maximum(self.max_seq[us], np.where(has_seq[lp], seq[lp], -1))
-        self.last_rx[us] = np.maximum(self.last_rx[us], tnow)
+        self.last_rx[us] = np.maximum(self.last_rx[us], tn[lp])
         self.last_rx_t[us] = np.maximum(self.last_rx_t[us], t[lp])
         self.pending[us] = True
-        late = (tnow - t[fpos]) > LATE_AFTER_S
+        late = (tn[fpos] - t[fpos]) > LATE_AFTER_S
         self._append(_Chunk({
             "slot": fs, "no": no[fpos], "t": t[fpos], "lon": lon[fpos], "lat": lat[fpos], "scale": scale[fpos],
             "ident": np.where(has_ident[fpos], ident[fpos], -1), "seq": seq[fpos], "has_seq": has_seq[fpos],

@@ -291,27 +291,23 @@ class Monitor:
 
     def _evaluate(self, fresh: Sequence[JournalEntry]) -> list[Any]:
         """Run the engine over ``fresh`` in arrival order, as replay does: timers due by a report's arrival
-        fire first. Reports that arrived at the same instant (one multi-record frame) go to the engine's
-        batch path ``on_reports`` in one call, which gives what one ``on_report`` call each gives."""
-        changes: list[Any] = []
+        fire first. The whole batch goes to the engine's batch path with each report's arrival
+        (``on_reports(arrivals=...)``), which gives what one ``on_report`` call each gives and decides the
+        reports that change nothing in bulk."""
+        if not fresh:
+            return []
+        nows = [self._now_for(e.report.received) for e in fresh]
         batch_path = getattr(self.engine, "on_reports", None)
-        i = 0
-        while i < len(fresh):
-            now = self._now_for(fresh[i].report.received)
-            j = i + 1
-            if batch_path is not None:
-                while j < len(fresh) and fresh[j].report.received == fresh[i].report.received:
-                    j += 1
-            changes += self._fire_due(now)
-            if j - i > 1:
-                assert batch_path is not None
-                changes += batch_path([e.report for e in fresh[i:j]], now=now)
-            else:
-                changes += self.engine.on_report(fresh[i].report, now=now)
-            for e in fresh[i:j]:
-                if e.offset > self.offsets.get(e.stream, 0):
-                    self.offsets[e.stream] = e.offset
-            i = j
+        changes: list[Any] = self._fire_due(nows[0])
+        if batch_path is not None:
+            changes += batch_path([e.report for e in fresh], arrivals=nows)
+        else:
+            for e, now in zip(fresh, nows, strict=True):
+                changes += self._fire_due(now)
+                changes += self.engine.on_report(e.report, now=now)
+        for e in fresh:
+            if e.offset > self.offsets.get(e.stream, 0):
+                self.offsets[e.stream] = e.offset
         return changes
 
     def _fire_due(self, now: datetime) -> list[Any]:
