@@ -889,8 +889,13 @@ class Engine:
 
     # -- checkpoints ----------------------------------------------------------------------------------
     def snapshot(self) -> bytes:
-        """All state as bytes (MessagePack of plain values): restore with :meth:`restore` and the same plan."""
-        self._take_back_all()
+        """All state as bytes (MessagePack of plain values): restore with :meth:`restore` and the same plan.
+
+        Devices held by the fast path are written from their arrays, and the reports it keeps as columns go
+        in as columns (``fast``): a checkpoint does not build their history as objects.
+        """
+        assert self.fast is not None
+        held = self.fast.hand_over_states()
         devices = {}
         for d, rt in self.devices.items():
             devices[d] = {
@@ -899,26 +904,29 @@ class Engine:
                 "newest_t": rt.newest_t, "seen": [[_key_plain(k), v] for k, v in rt.seen.items()],
                 "last_rx": rt.last_rx, "last_rx_t": rt.last_rx_t, "comm_since": rt.comm_since,
                 "checked_at": rt.checked_at, "rules": [[r.type.value, r.target] for r in rt.subject.rules],
+                "base_key": list(rt.base_key), "max_seq": rt.max_seq,
             }
         body = {
-            "version": 1, "lateness": self.lateness, "devices": devices,
+            "version": 2, "lateness": self.lateness, "devices": devices, "no": self.no,
+            "fast": self.fast.snapshot_log(),
             "pp_tracks": {d: [t, [list(f) for f in fx], ok] for d, (t, fx, ok) in self.pp_tracks.items()},
             "pp_seen": {d: [[_key_plain(k), v] for k, v in s.items()] for d, s in self.pp_seen.items()},
             "open": [_episode_plain(e) for e in self.open.values()],
             "last_closed": [_episode_plain(e) for e in self.last_closed.values()],
         }
         data = msgspec.msgpack.encode(body)
-        assert self.fast is not None
-        for rt in self.devices.values():
+        for rt in held:
             self.fast.adopt(rt)
         return data
 
     @classmethod
     def restore(cls, plan: MonitoringPlan, data: bytes) -> Engine:
         body: dict[str, Any] = msgspec.msgpack.decode(data)
-        if body.get("version") != 1:
-            raise ValueError(f"engine snapshot version {body.get('version')!r} is not supported (expected 1)")
+        if body.get("version") not in (1, 2):
+            raise ValueError(f"engine snapshot version {body.get('version')!r} is not supported (expected 1 or 2)")
         engine = cls(plan, lateness=timedelta(seconds=float(body["lateness"])))
+        engine.no = int(body.get("no", 0))
+        kept_history: set[str] = set()
         for d, raw in body["devices"].items():
             spec = engine.owner.get(d)
             if spec is None:
@@ -934,7 +942,10 @@ class Engine:
             rt.seen = {_key_from(k): float(v) for k, v in raw["seen"]}
             rt.last_rx, rt.last_rx_t = float(raw["last_rx"]), float(raw["last_rx_t"])
             rt.comm_since, rt.checked_at = float(raw["comm_since"]), float(raw["checked_at"])
-            rt.max_seq = max((k for k in rt.seen if isinstance(k, int)), default=-1)
+            rt.max_seq = int(raw["max_seq"]) if "max_seq" in raw else \
+                max((k for k in rt.seen if isinstance(k, int)), default=-1)
+            if "base_key" in raw:
+                rt.base_key = (float(raw["base_key"][0]), int(raw["base_key"][1]))
             if rt.hist_fix:
                 engine.no = max(engine.no, max(f.no for f in rt.hist_fix))
             engine.devices[d] = rt
@@ -943,10 +954,16 @@ class Engine:
                 rt.state = rt.state._replace(rules=tuple(old.get((r.type.value, r.target), IDLE)
                                                          for r in spec.rules))
                 rt.base = rt.state
+                rt.base_key = (-math.inf, -1)
                 rt.hist_t, rt.hist_fix, rt.hist_state = [], [], []
+            else:
+                kept_history.add(d)
             engine._reschedule(rt)
             assert engine.fast is not None
             engine.fast.restored(rt)
+        if body.get("fast"):
+            assert engine.fast is not None
+            engine.fast.restore_log(body["fast"], kept_history)
         for d, raw_track in body["pp_tracks"].items():
             times, fixes = [float(x) for x in raw_track[0]], [(f[0], f[1], f[2]) for f in raw_track[1]]
             ok = [int(x) for x in raw_track[2]] if len(raw_track) > 2 else [PP_PENDING] * len(times)

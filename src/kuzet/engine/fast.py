@@ -476,6 +476,54 @@ class FastPath:
         if slot is not None:
             self.owned[slot] = False
 
+    def hand_over_states(self) -> list[DeviceRuntime]:
+        """Take back the state (not the history) of every held device that has reported; return them."""
+        active = np.flatnonzero(self.owned & (self.last_rx >= 0)).tolist()
+        out = [self._runtime(slot) for slot in active]
+        for rt in out:
+            self.take_back(rt)
+        return out
+
+    def snapshot_log(self) -> dict[str, Any]:
+        """The reports kept as columns and what is known of each device's part of them, as plain values."""
+        live = [c.take(c.cols["no"] > self.mat_no[c.cols["slot"]]) for c in self.chunks]
+        cols = {k: np.concatenate([c.cols[k] for c in live]) if live else np.zeros(0) for k in _COLUMNS}
+        slots = np.flatnonzero(self.pending)
+        return {
+            "names": [self.names[i] for i in slots.tolist()],
+            "mat_no": self.mat_no[slots].tolist(), "pr_no": self.pr_no[slots].tolist(),
+            "pr": np.stack([self.pr_t[slots], self.pr_lon[slots], self.pr_lat[slots],
+                            self.pr_scale[slots]]).T.tolist(),
+            "slot_names": self.names if len(cols["slot"]) else [],
+            "columns": {k: [str(v.dtype), v.tobytes()] for k, v in cols.items()},
+        }
+
+    def restore_log(self, raw: dict[str, Any], keep: set[str]) -> None:
+        """Take back the columns of a snapshot, for the devices in ``keep`` still decided the same way."""
+        cols = {k: np.frombuffer(data, dtype=np.dtype(dtype)).copy() for k, (dtype, data) in raw["columns"].items()}
+        old_names: list[str] = raw["slot_names"]
+        remap = np.array([self.slot_of.get(n, -1) if n in keep else -1 for n in old_names] or [-1],
+                         dtype=np.int64)
+        for name, mat_no, pr_no, pr in zip(raw["names"], raw["mat_no"], raw["pr_no"], raw["pr"], strict=True):
+            slot = self.slot_of.get(name)
+            if slot is None or name not in keep or not self.eligible[slot]:
+                continue
+            rt = self.engine.devices[name]
+            self.pending[slot] = True
+            self.mat_no[slot] = mat_no
+            self.pr_no[slot] = pr_no
+            self.pr_t[slot], self.pr_lon[slot], self.pr_lat[slot], self.pr_scale[slot] = pr
+            self.first_t[slot] = rt.state.first_t
+        if len(cols.get("slot", ())) == 0:
+            return
+        cols["slot"] = remap[cols["slot"]]
+        ok = cols["slot"] >= 0
+        ok[ok] = self.pending[cols["slot"][ok]]
+        order = np.lexsort((cols["no"][ok], cols["slot"][ok]))
+        chunk = _Chunk({k: v[ok][order] for k, v in cols.items()})
+        if chunk.n:
+            self.chunks = [chunk]
+
     def release_all(self) -> list[DeviceRuntime]:
         """Take back and materialise every device (before a snapshot or a new plan)."""
         active = np.flatnonzero(self.owned & (self.last_rx >= 0)).tolist()
