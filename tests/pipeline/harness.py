@@ -99,17 +99,22 @@ class Service:
         self.cwd = cwd
         self.proc: asyncio.subprocess.Process | None = None
         self.ready: dict[str, Any] = {}
+        self.starts = 0
 
     async def start(self, timeout_s: float = 60.0) -> dict[str, Any]:
-        self.proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "kuzet.cli", *self.args, env=self.env, cwd=self.cwd,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL)
+        self.starts += 1
+        log = self.cwd / f"kuzet-{self.args[0]}-{id(self):x}-{self.starts}.log"  # its stderr, for a failure's story
+        with log.open("wb") as stderr:
+            self.proc = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "kuzet.cli", *self.args, env=self.env, cwd=self.cwd,
+                stdout=asyncio.subprocess.PIPE, stderr=stderr)
         assert self.proc.stdout is not None
         async with asyncio.timeout(timeout_s):
             while True:
                 line = await self.proc.stdout.readline()
                 if not line:
-                    raise RuntimeError(f"kuzet {' '.join(self.args)} exited before it was ready")
+                    raise RuntimeError(f"kuzet {' '.join(self.args)} exited before it was ready; its log: "
+                                       f"{log.read_text(errors='replace')[-3000:]}")
                 with contextlib.suppress(orjson.JSONDecodeError):
                     event = orjson.loads(line)
                     if isinstance(event, dict) and event.get("event") == "ready":
