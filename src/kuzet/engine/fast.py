@@ -65,7 +65,8 @@ _DEVICE, _TIME, _LON, _LAT, _ACC, _PCT, _SOURCE, _STRAP, _CASE, _EVENTS, _CHARGI
     "seq"))
 _EARTH = math.radians(1.0) * 6_371_008.8  # metres per degree of latitude, as zones.distance_m computes it
 #: Columns of the log of plain reports.
-_COLUMNS = ("slot", "no", "t", "lon", "lat", "scale", "ident", "seq", "has_seq", "beacon", "nstrap", "ncase",
+#: ``ident`` is the report's ``seq`` where ``has_seq``, else its line number (-1: none). About 58 bytes a report.
+_COLUMNS = ("slot", "no", "t", "lon", "lat", "scale", "ident", "has_seq", "beacon", "nstrap", "ncase",
             "battery", "late")
 #: Rows appended between two expiry passes at least (a pass reads the whole log).
 _EXPIRE_EVERY = 200_000
@@ -313,8 +314,9 @@ class FastPath:
         self.pending[us] = True
         late = (tn[fpos] - t[fpos]) > LATE_AFTER_S
         self._append(_Chunk({
-            "slot": fs, "no": no[fpos], "t": t[fpos], "lon": lon[fpos], "lat": lat[fpos], "scale": scale[fpos],
-            "ident": np.where(has_ident[fpos], ident[fpos], -1), "seq": seq[fpos], "has_seq": has_seq[fpos],
+            "slot": fs.astype(np.int32), "no": no[fpos], "t": t[fpos], "lon": lon[fpos], "lat": lat[fpos],
+            "scale": scale[fpos],
+            "ident": np.where(has_ident[fpos], ident[fpos], -1), "has_seq": has_seq[fpos],
             "beacon": beacon[fpos], "nstrap": nstrap[fpos], "ncase": ncase[fpos], "battery": battery[fpos],
             "late": late}))
         self._wake(us)
@@ -516,7 +518,7 @@ class FastPath:
             self.first_t[slot] = rt.state.first_t
         if len(cols.get("slot", ())) == 0:
             return
-        cols["slot"] = remap[cols["slot"]]
+        cols["slot"] = remap[cols["slot"]].astype(np.int32)
         ok = cols["slot"] >= 0
         ok[ok] = self.pending[cols["slot"][ok]]
         order = np.lexsort((cols["no"][ok], cols["slot"][ok]))
@@ -619,10 +621,9 @@ class FastPath:
             self.pr_no[slot] = -1
         entries = [(t, f.no, f, st) for t, f, st in zip(rt.hist_t, rt.hist_fix, rt.hist_state, strict=True)]
         seen = rt.seen
-        for t, no, lon, lat, scale, ident, seq, has_seq, beacon, nstrap, ncase, battery, late in zip(
-                cols["t"], cols["no"], cols["lon"], cols["lat"], cols["scale"], cols["ident"], cols["seq"],
-                cols["has_seq"], cols["beacon"], cols["nstrap"], cols["ncase"], cols["battery"], cols["late"],
-                strict=True):
+        for t, no, lon, lat, scale, ident, has_seq, beacon, nstrap, ncase, battery, late in zip(
+                *(cols[k] for k in ("t", "no", "lon", "lat", "scale", "ident", "has_seq", "beacon", "nstrap",
+                                    "ncase", "battery", "late")), strict=True):
             if (t, no) <= cut:
                 continue
             cs = []
@@ -637,7 +638,7 @@ class FastPath:
             fix = Fix(t, None if ident < 0 else ident, True, lon, lat, scale, beacon, True, tuple(cs),
                       (False,) * nstrap, (False,) * ncase, battery, late, False, no)
             entries.append((t, no, fix, DevState(idle, (t, lon, lat, scale), None, first_t, t)))
-            key: Any = seq if has_seq else ("t", t)
+            key: Any = ident if has_seq else ("t", t)
             if key not in seen:
                 seen[key] = t
         entries.sort(key=lambda e: (e[0], e[1]))
