@@ -78,3 +78,25 @@ def test_the_directory_warms_with_the_whole_fleet_and_then_answers_without_the_s
         assert known is not None and known.status == "lost"
 
     asyncio.run(check())
+
+
+def test_the_directory_hands_the_journal_each_protected_persons_links_when_it_loads_the_fleet(
+        sqlite_url: str) -> None:
+    from kuzet.store.models import Assignment, Device, ProtectedPersonRecord
+
+    fleet = make_fleet(sqlite_url)
+    with fleet.sessions() as s:
+        worn = sorted(s.execute(select(Device.serial).join(Assignment, Assignment.device_id == Device.id)
+                                .where(Assignment.person_id == fleet.person_id,
+                                       Assignment.removed_at.is_(None))).scalars())
+    with transaction(fleet.sessions) as s:
+        s.add(ProtectedPersonRecord(person_id=fleet.person_id, code="PP-1", device_serial="PHONE-1", distance_m=500))
+    seen: list[dict[str, list[str]]] = []
+    directory = Directory(fleet.sessions, on_links=seen.append)
+    asyncio.run(directory.warm())
+    assert seen == [{"PHONE-1": worn}] and worn
+    # a device taken off the wearer no longer pulls the phone's reports to its partition
+    with transaction(fleet.sessions) as s:
+        s.execute(Assignment.__table__.update().values(removed_at=T0))
+    asyncio.run(directory.warm())
+    assert seen[-1] == {}

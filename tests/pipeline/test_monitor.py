@@ -19,6 +19,8 @@ from kuzet.engine import replay
 from kuzet.exchange import read_bundle
 from kuzet.exchange.bundle import Bundle
 from kuzet.exchange.store_io import import_bundle
+from kuzet.gateway.directory import protected_links
+from kuzet.journal.base import partition_of
 from kuzet.journal.embedded import EmbeddedJournal
 from kuzet.journal.nats import NatsJournal
 from kuzet.monitor.models import MonitorCheckpoint
@@ -254,3 +256,61 @@ async def test_an_absence_granted_while_the_monitor_runs_lifts_the_curfew_in_the
         # The monitor handed every raised alert to the alert workflow in its own transaction.
         assert raised and all(incident_of(s, a.id) is not None for a in raised)
     assert curfew == {"S-0003"}  # the same breach without an absence is still raised
+
+
+@pytest.mark.parametrize("kind", ["embedded", "nats"])
+async def test_proximity_is_decided_when_the_protected_persons_device_hashes_to_another_monitors_partition(
+        kind: str, tmp_path: Path) -> None:
+    """The clean example's S-0002 wears a bracelet in partition 1 of 4 and their protected person's phone
+    hashes to partition 3; two monitors split the partitions 0-1 / 2-3. The gateway's routing (the journal's
+    links, loaded by the device directory) sends the phone's reports to partition 1 as well, so the monitor
+    of the wearer raises exactly the proximity alerts a single engine over everything raises."""
+    bundle = read_bundle(EXAMPLES / "clean")
+    wearer = next(s for s in bundle.plan.subjects if s.id == "S-0002")
+    phone = wearer.protected_persons[0].device
+    assert (partition_of(wearer.devices[0].id, 4), partition_of(phone, 4)) == (1, 3)
+    if kind == "nats":
+        db_url = new_pg_database()
+        journal: Any = NatsJournal("nats://127.0.0.1:4222", stream=f"KZT_PP_{uuid.uuid4().hex[:8].upper()}",
+                                   partitions=4)
+    else:
+        db_url = f"sqlite:///{tmp_path / 'kuzet.db'}"
+        journal = EmbeddedJournal(tmp_path / "journal.db", partitions=4)
+    upgrade(db_url)
+    engine = make_engine(db_url)
+    sessions = session_factory(engine)
+    try:
+        with transaction(sessions) as session:
+            import_bundle(session, Bundle(bundle.plan), region_code="TEST", fitted_at=T0 - timedelta(days=30))
+        with sessions() as session:
+            links = protected_links(session)
+        assert links[phone] == [wearer.devices[0].id]
+        journal.set_links(links)
+        await journal.start()
+        arrived = [r for _, r in bundle.reports]
+        for i in range(0, len(arrived), 500):
+            await journal.append(arrived[i:i + 500], protocol="kuzet")
+        clock = lambda: arrived[-1].received  # noqa: E731
+        monitors = [Monitor(sessions, journal, name=f"pp{i}", partitions=p, clock=clock)
+                    for i, p in enumerate(([0, 1], [2, 3]))]
+        stop = asyncio.Event()
+        tasks = [asyncio.create_task(m.run(stop)) for m in monitors]
+        try:
+            async with asyncio.timeout(120):
+                while counts(sessions)[1] < len({(r.device, r.seq, r.time) for r in arrived}):  # noqa: ASYNC110
+                    await asyncio.sleep(0.1)
+            await asyncio.sleep(1.0)
+        finally:
+            stop.set()
+            await asyncio.gather(*tasks)
+        expected = {k for k in replayed_keys(sessions, arrived) if k[1] == AlertType.PROXIMITY.value}
+        stored = {k for k in alert_keys(sessions) if k[1] == AlertType.PROXIMITY.value}
+        assert any(k[0] == "S-0002" for k in expected)
+        assert stored == expected
+    finally:
+        if kind == "nats":
+            await journal.delete_stream()
+        await journal.close()
+        engine.dispose()
+        if kind == "nats":
+            drop_pg_database(db_url)

@@ -19,7 +19,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, sessionmaker
 
 from kuzet.store.db import transaction
-from kuzet.store.models import Device, UnknownDevice
+from kuzet.store.models import Assignment, Device, ProtectedPersonRecord, UnknownDevice
 
 from .models import DeviceCommand
 
@@ -42,6 +42,20 @@ def find_device(session: Session, serial: str) -> KnownDevice | None:
     if row is None:
         return None
     return KnownDevice(row.serial, row.protocol, row.secret, row.status)
+
+
+def protected_links(session: Session) -> dict[str, list[str]]:
+    """Each protected person's device and the devices fitted to the wearers who must keep away from them."""
+    rows = session.execute(
+        select(ProtectedPersonRecord.device_serial, Device.serial)
+        .join(Assignment, Assignment.person_id == ProtectedPersonRecord.person_id)
+        .join(Device, Device.id == Assignment.device_id)
+        .where(Assignment.removed_at.is_(None))).all()
+    links: dict[str, list[str]] = {}
+    for pp_device, wearer_device in rows:
+        if pp_device:
+            links.setdefault(pp_device, []).append(wearer_device)
+    return {d: sorted(set(w)) for d, w in links.items()}
 
 
 def note_unknown_device(session: Session, serial: str, protocol: str, remote: str = "",
@@ -127,9 +141,13 @@ class Directory:
     do not mean a thousand queries.
     """
 
-    def __init__(self, sessions: sessionmaker[Session], *, cache_s: float = 60.0, threads: int = 4) -> None:
+    def __init__(self, sessions: sessionmaker[Session], *, cache_s: float = 60.0, threads: int = 4,
+                 on_links: Callable[[dict[str, list[str]]], None] | None = None) -> None:
         self.sessions = sessions
         self.cache_s = cache_s
+        #: called with :func:`protected_links` whenever the fleet is (re)loaded: the journal routes a protected
+        #: person's reports to the partitions of the wearers linked to them
+        self.on_links = on_links
         self._known: dict[str, tuple[KnownDevice, float]] = {}
         self._warmed_at: float | None = None
         self._warm_lock: asyncio.Lock | None = None
@@ -167,10 +185,11 @@ class Directory:
             self._known[serial] = (device, now)
         return device
 
-    def _all(self) -> list[KnownDevice]:
+    def _all(self) -> tuple[list[KnownDevice], dict[str, list[str]] | None]:
         with self.sessions() as session:
             rows = session.execute(select(Device.serial, Device.protocol, Device.secret, Device.status)).all()
-        return [KnownDevice(*row) for row in rows]
+            links = protected_links(session) if self.on_links is not None else None
+        return [KnownDevice(*row) for row in rows], links
 
     async def warm(self) -> int:
         """Cache every device of the fleet with one query; returns how many.
@@ -178,7 +197,9 @@ class Directory:
         Called when the gateway starts: after a restart the whole fleet reconnects within seconds, and one query
         for all devices replaces one query per connection (each of which costs a session and a round trip).
         """
-        devices = await self._call(self._all)
+        devices, links = await self._call(self._all)
+        if links is not None and self.on_links is not None:
+            self.on_links(links)
         now = time.monotonic()
         # Devices no longer in the fleet are forgotten; the others are replaced by their current state.
         self._known = {d.serial: (d, now) for d in devices}

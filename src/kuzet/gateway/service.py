@@ -74,7 +74,8 @@ class Gateway:
         self.config = config or GatewayConfig.from_env(settings)
         self.sink = sink
         self.stats = GatewayStats()
-        self.directory = Directory(sessions_for(database_url or settings.database_url))
+        self.directory = Directory(sessions_for(database_url or settings.database_url),
+                                   on_links=getattr(sink, "set_links", None))
         self.ctx = Context(sink=sink, directory=self.directory, limits=self.config.limits, stats=self.stats)
         self.ports: dict[str, int] = {}
         self._listeners: list[TcpListener] = []

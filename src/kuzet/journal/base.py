@@ -40,6 +40,22 @@ def partition_of(device: str, partitions: int) -> int:
     return zlib.crc32(device.encode()) % partitions
 
 
+def partitions_for(device: str, partitions: int, links: Mapping[str, Sequence[str]]) -> list[int]:
+    """Every partition a device's reports must reach: its own, and for a protected person's device those of
+    the wearers it is linked to (``links``: device -> wearers' devices), so that the monitor deciding a wearer's
+    proximity alerts reads the protected person's track whichever partitions it owns.
+
+    >>> partitions_for("PP-1", 8, {"PP-1": ["869606916162652"]}) == sorted(
+    ...     {partition_of("PP-1", 8), partition_of("869606916162652", 8)})
+    True
+    """
+    own = partition_of(device, partitions)
+    linked = links.get(device)
+    if not linked:
+        return [own]
+    return sorted({own, *(partition_of(d, partitions) for d in linked)})
+
+
 def encode_report(report: DeviceReport) -> bytes:
     """A report as the journal keeps it: its exchange-format JSON, plus the wire frame for evidence."""
     body = report.to_json()

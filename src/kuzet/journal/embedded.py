@@ -23,7 +23,15 @@ from pathlib import Path
 
 from kuzet.domain.reports import DeviceReport
 
-from .base import DEFAULT_PARTITIONS, JournalEntry, JournalUnavailable, decode_report, encode_report, partition_of
+from .base import (
+    DEFAULT_PARTITIONS,
+    JournalEntry,
+    JournalUnavailable,
+    decode_report,
+    encode_report,
+    partition_of,
+    partitions_for,
+)
 
 STREAM = "embedded"
 
@@ -84,6 +92,11 @@ class EmbeddedJournal:
         self._confirmed: dict[str, int] = {}
         self._lock = threading.Lock()
         self._failure: Exception | None = None
+        self.links: dict[str, tuple[str, ...]] = {}
+
+    def set_links(self, links: Mapping[str, Sequence[str]]) -> None:
+        """Protected persons' devices and the wearers' devices they are linked to (see ``partitions_for``)."""
+        self.links = {d: tuple(w) for d, w in links.items() if w}
 
     # -- lifecycle ---------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -119,7 +132,13 @@ class EmbeddedJournal:
         if self.backlog > self.max_backlog:
             raise JournalUnavailable(f"journal backlog {self.backlog} exceeds {self.max_backlog}: "
                                      "the monitor is not keeping up (is the store down?)")
-        rows = [(partition_of(r.device, self.partitions), r.device, protocol, encode_report(r)) for r in reports]
+        rows = []
+        for r in reports:
+            body = encode_report(r)
+            if r.device in self.links:
+                rows += [(p, r.device, protocol, body) for p in partitions_for(r.device, self.partitions, self.links)]
+            else:
+                rows.append((partition_of(r.device, self.partitions), r.device, protocol, body))
         loop = asyncio.get_running_loop()
         done: asyncio.Future[None] = loop.create_future()
         self._queue.put(_Batch(rows, done, loop))

@@ -27,7 +27,15 @@ import orjson
 from kuzet.domain.reports import DeviceReport
 from kuzet.store.reports import dedup_key
 
-from .base import DEFAULT_PARTITIONS, JournalEntry, JournalUnavailable, decode_report, encode_report, partition_of
+from .base import (
+    DEFAULT_PARTITIONS,
+    JournalEntry,
+    JournalUnavailable,
+    decode_report,
+    encode_report,
+    partition_of,
+    partitions_for,
+)
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
 
@@ -48,6 +56,7 @@ class NatsJournal:
         self.partitions = partitions
         self.max_age = max_age
         self.publish_timeout_s = publish_timeout_s
+        self.links: dict[str, tuple[str, ...]] = {}
         self._nc: Any = None
         self._js: Any = None
 
@@ -86,8 +95,13 @@ class NatsJournal:
             with contextlib.suppress(Exception):
                 await self._js.delete_stream(self.stream)
 
-    def subject(self, device: str) -> str:
-        return f"{self.prefix}.r.{partition_of(device, self.partitions)}.{device_token(device)}"
+    def subject(self, device: str, partition: int | None = None) -> str:
+        part = partition_of(device, self.partitions) if partition is None else partition
+        return f"{self.prefix}.r.{part}.{device_token(device)}"
+
+    def set_links(self, links: Mapping[str, Sequence[str]]) -> None:
+        """Protected persons' devices and the wearers' devices they are linked to (see ``partitions_for``)."""
+        self.links = {d: tuple(w) for d, w in links.items() if w}
 
     async def append(self, reports: Sequence[DeviceReport], *, protocol: str) -> None:
         if not reports:
@@ -101,8 +115,14 @@ class NatsJournal:
         for device, group in by_device.items():
             payload = orjson.dumps({"p": protocol, "r": [orjson.Fragment(encode_report(r)) for r in group]})
             msg_id = hashlib.sha256("\n".join(dedup_key(r) for r in group).encode()).hexdigest()[:32]
-            publishes.append(self._js.publish(self.subject(device), payload, timeout=self.publish_timeout_s,
-                                              headers={"Nats-Msg-Id": msg_id}))
+            if device not in self.links:
+                publishes.append(self._js.publish(self.subject(device), payload, timeout=self.publish_timeout_s,
+                                                  headers={"Nats-Msg-Id": msg_id}))
+                continue
+            for part in partitions_for(device, self.partitions, self.links):  # one copy per partition
+                publishes.append(self._js.publish(self.subject(device, part), payload,
+                                                  timeout=self.publish_timeout_s,
+                                                  headers={"Nats-Msg-Id": f"{msg_id}-{part}"}))
         results = await asyncio.gather(*publishes, return_exceptions=True)
         failed = [r for r in results if isinstance(r, BaseException)]
         if failed:
