@@ -9,7 +9,9 @@ Measures, on this machine:
   3,300 reports a second;
 - ``--layout``: the PostgreSQL positions layouts of docs/decisions/003-positions-layout.md.
 
-Run: ``python benchmarks/pipeline.py [--quick] [--only journal,monitor,e2e,layout]``. Results are printed as a
+Run: ``python benchmarks/pipeline.py [--quick] [--only journal,monitor,e2e,layout] [--e2e LAYOUTS]``
+(end-to-end layouts: ``embedded``, ``embedded, two processes`` (``kuzet serve --no-monitor`` + ``kuzet
+monitor`` on the embedded journal), ``nats+postgresql``). Results are printed as a
 Markdown table for docs/benchmarks.md.
 """
 
@@ -297,6 +299,8 @@ def e2e_layout(kind: str, tmp: str, url: str, wearers: int) -> tuple[list[subpro
     seed_store(url, wearers)
     if kind == "embedded":
         return [start(["serve", "--no-migrate"], env, tmp)], port
+    if kind == "embedded, two processes":  # the monitor on the embedded journal in its own process
+        return [start(["serve", "--no-migrate", "--no-monitor"], env, tmp), start(["monitor"], env, tmp)], port
     env.update(KUZET_JOURNAL_URL="nats://127.0.0.1:4222", KUZET_JOURNAL_STREAM=f"KZT_BENCH_{uuid.uuid4().hex[:8]}",
                KUZET_JOURNAL_PARTITIONS="8")
     procs = [start(["gateway"], env, tmp)]
@@ -304,11 +308,14 @@ def e2e_layout(kind: str, tmp: str, url: str, wearers: int) -> tuple[list[subpro
     return procs, port
 
 
-def run_e2e(quick: bool) -> None:
+LAYOUTS = ("embedded", "embedded, two processes", "nats+postgresql")
+
+
+def run_e2e(quick: bool, layouts: tuple[str, ...] = LAYOUTS) -> None:
     from kuzet.pipeline.fleet import TeltonikaSpeaker, drive
 
     wearers = 1000
-    for kind in ("embedded", "nats+postgresql"):
+    for kind in layouts:
         for per_frame, count in ((10, 20_000 if quick else 60_000), (1, 10_000 if quick else 30_000)):
             with contextlib.ExitStack() as stack:
                 tmp = tempfile.mkdtemp()
@@ -356,6 +363,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="smaller runs (about a minute)")
     parser.add_argument("--only", default="journal,monitor,e2e", help="journal,monitor,e2e,layout")
     parser.add_argument("--layout", action="store_true", help="only the positions-layout measurement")
+    parser.add_argument("--e2e", default="all", help=f"end-to-end layouts, comma-separated: {', '.join(LAYOUTS)}")
     args = parser.parse_args()
     parts = {"layout"} if args.layout else set(args.only.split(","))
     print(f"pipeline benchmark on {os.cpu_count()} cores, Python {sys.version.split()[0]}")
@@ -364,7 +372,8 @@ def main() -> None:
     if "monitor" in parts:
         asyncio.run(bench_monitor(args.quick))
     if "e2e" in parts:
-        run_e2e(args.quick)
+        chosen = tuple(k for k in LAYOUTS if args.e2e == "all" or k in args.e2e.split(","))
+        run_e2e(args.quick, chosen)
     if "layout" in parts:
         bench_layout()
     print("\n| measurement | result | note |\n| --- | --- | --- |")
