@@ -10,7 +10,7 @@ Measures, on this machine:
 - ``--layout``: the PostgreSQL positions layouts of docs/decisions/003-positions-layout.md.
 
 Run: ``python benchmarks/pipeline.py [--quick] [--only journal,monitor,e2e,layout] [--e2e LAYOUTS]``
-(end-to-end layouts: ``embedded``, ``embedded, two processes`` (``kuzet serve --no-monitor`` + ``kuzet
+(end-to-end layouts: ``embedded``, ``embedded-two-processes`` (``kuzet serve --no-monitor`` + ``kuzet
 monitor`` on the embedded journal), ``nats+postgresql``). Results are printed as a
 Markdown table for docs/benchmarks.md.
 """
@@ -299,7 +299,7 @@ def e2e_layout(kind: str, tmp: str, url: str, wearers: int) -> tuple[list[subpro
     seed_store(url, wearers)
     if kind == "embedded":
         return [start(["serve", "--no-migrate"], env, tmp)], port
-    if kind == "embedded, two processes":  # the monitor on the embedded journal in its own process
+    if kind == "embedded-two-processes":  # the monitor on the embedded journal in its own process
         return [start(["serve", "--no-migrate", "--no-monitor"], env, tmp), start(["monitor"], env, tmp)], port
     env.update(KUZET_JOURNAL_URL="nats://127.0.0.1:4222", KUZET_JOURNAL_STREAM=f"KZT_BENCH_{uuid.uuid4().hex[:8]}",
                KUZET_JOURNAL_PARTITIONS="8")
@@ -308,7 +308,7 @@ def e2e_layout(kind: str, tmp: str, url: str, wearers: int) -> tuple[list[subpro
     return procs, port
 
 
-LAYOUTS = ("embedded", "embedded, two processes", "nats+postgresql")
+LAYOUTS = ("embedded", "embedded-two-processes", "nats+postgresql")
 
 
 def run_e2e(quick: bool, layouts: tuple[str, ...] = LAYOUTS) -> None:
