@@ -51,3 +51,23 @@ def test_fast_path_stores_what_the_orm_stores(sessions: sessionmaker[Session]) -
         # Time comparisons in SQL see the stored values the same way.
         assert s.scalar(select(func.count()).select_from(DeviceReportRecord)
                         .where(DeviceReportRecord.time >= T)) == 2
+
+
+def test_every_kind_of_value_is_stored_as_the_orm_stores_it(sessions: sessionmaker[Session]) -> None:
+    """Empty and filled events and extras, missing values, whole numbers, each charging state."""
+    variants = [
+        _report(1, events=(), extra={}, strap=None, raw=None),
+        _report(2, lat=None, lon=None, accuracy_m=None, source=Source.NONE, events=(), extra={}),
+        _report(3, battery_pct=80, speed_kmh=0, charging=True, satellites=7, heading_deg=359.5, altitude_m=-12),
+        _report(4, charging=False, extra={"nested": {"a": [1, "б"]}}, events=("case_open", "strap_closed")),
+        _report(None, case=Closure.CLOSED, events=()),
+    ]
+    fast = [report_to_record(r, None, line=i, protocol="kuzet") for i, r in enumerate(variants)]
+    with sessions() as s, s.begin():
+        assert store_reports(s, fast) == len(fast)
+        for row in fast:
+            s.add(DeviceReportRecord(**dict(row, dedup_key="orm-" + row["dedup_key"])))
+    with sessions() as s:
+        raw = {r[1]: tuple(r)[2:] for r in s.execute(text("SELECT * FROM device_reports ORDER BY id")).all()}
+    for row in fast:
+        assert raw[row["dedup_key"]] == raw["orm-" + row["dedup_key"]]

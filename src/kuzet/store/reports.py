@@ -58,8 +58,7 @@ def store_reports(session: Session, rows: Sequence[dict[str, Any]], chunk: int =
         columns, processors = _sqlite_plan()
         names = ", ".join(f'"{c}"' for c in columns)
         sql = f"INSERT OR IGNORE INTO device_reports ({names}) VALUES ({', '.join('?' for _ in columns)})"
-        values = [tuple(proc(row.get(name)) if proc else row.get(name)
-                        for name, proc in zip(columns, processors, strict=True)) for row in rows]
+        values = _sqlite_values(rows, columns, processors)
         for i in range(0, len(values), chunk):
             new += max(conn.exec_driver_sql(sql, values[i : i + chunk]).rowcount, 0)
         return new
@@ -70,6 +69,44 @@ def store_reports(session: Session, rows: Sequence[dict[str, Any]], chunk: int =
 
 
 _SQLITE_PLAN: list[tuple[list[str], list[Any]]] = []
+#: The columns of ``device_reports`` in table order, as :func:`_sqlite_values` spells them out.
+_SQLITE_COLUMNS = ["dedup_key", "device", "person_id", "seq", "time", "received", "lat", "lon", "accuracy_m",
+                   "source", "satellites", "speed_kmh", "heading_deg", "altitude_m", "battery_pct", "charging",
+                   "strap", "case", "events", "extra", "protocol", "raw", "line"]
+
+
+def _sqlite_values(rows: Sequence[dict[str, Any]], columns: list[str], processors: list[Any]) -> list[tuple[Any, ...]]:
+    """Each row as the driver's parameters, through each column's bind processor.
+
+    The common columns are written out (no loop over columns per row, and no JSON encoding of the usual empty
+    ``events`` and ``extra``): about three times faster than the general loop, which serves any other column
+    list. The values are the same either way.
+    """
+    if columns != _SQLITE_COLUMNS:
+        return [tuple(proc(row.get(name)) if proc else row.get(name)
+                      for name, proc in zip(columns, processors, strict=True)) for row in rows]
+    p = dict(zip(columns, processors, strict=True))
+    p_time, p_received, p_float, p_charging, p_events, p_extra = (
+        p["time"], p["received"], p["lat"], p["charging"], p["events"], p["extra"])
+    floats = {p[name] for name in ("lat", "lon", "accuracy_m", "speed_kmh", "heading_deg", "altitude_m",
+                                   "battery_pct")}
+    none = {p[name] for name in ("dedup_key", "device", "person_id", "seq", "source", "satellites", "strap",
+                                 "case", "protocol", "raw", "line")}
+    if len(floats) != 1 or none != {None} or None in (p_time, p_received, p_float, p_charging, p_events, p_extra):
+        return [tuple(proc(row.get(name)) if proc else row.get(name)
+                      for name, proc in zip(columns, processors, strict=True)) for row in rows]
+    out = []
+    for r in rows:
+        g = r.get
+        events, extra = g("events"), g("extra")
+        out.append((
+            g("dedup_key"), g("device"), g("person_id"), g("seq"), p_time(g("time")), p_received(g("received")),
+            p_float(g("lat")), p_float(g("lon")), p_float(g("accuracy_m")), g("source"), g("satellites"),
+            p_float(g("speed_kmh")), p_float(g("heading_deg")), p_float(g("altitude_m")), p_float(g("battery_pct")),
+            p_charging(g("charging")), g("strap"), g("case"),
+            "[]" if events == [] else p_events(events), "{}" if extra == {} else p_extra(extra),
+            g("protocol"), g("raw"), g("line")))
+    return out
 
 
 def _sqlite_plan() -> tuple[list[str], list[Any]]:
