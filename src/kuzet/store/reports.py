@@ -43,22 +43,35 @@ def report_to_record(report: DeviceReport, person_id: int | None, *, line: int |
 def store_reports(session: Session, rows: Sequence[dict[str, Any]], chunk: int = 5000) -> int:
     """Insert rows, skipping any whose ``dedup_key`` is already stored. Returns how many were new.
 
-    This is the hot path of the gateway and the monitor. On SQLite it goes straight to the driver's
-    ``executemany`` (``INSERT OR IGNORE``) with each column's own SQLAlchemy bind processing, so values are
-    stored exactly as the ORM would store them, and the driver's row count gives the new rows (about three
-    times faster than the ORM's bulk insert). On PostgreSQL, ``ON CONFLICT DO NOTHING ... RETURNING`` through
-    SQLAlchemy's batched "insertmanyvalues" is already fast; the conflict target is left open because the
-    unique key there is ``(dedup_key, time)`` once the table is partitioned by day (decision 003).
+    This is the hot path of the gateway and the monitor. It goes straight to the driver's ``executemany``
+    (SQLite: ``INSERT OR IGNORE``; PostgreSQL with psycopg: ``ON CONFLICT DO NOTHING``, run by psycopg in
+    pipeline mode) with each column's own SQLAlchemy bind processing, so values are stored exactly as the ORM
+    would store them, and the driver's row count gives the new rows: about three times faster than the ORM's
+    bulk insert on either database. The conflict target is left open because on PostgreSQL the unique key is
+    ``(dedup_key, time)`` once the table is partitioned by day (decision 003). Another PostgreSQL driver
+    goes through SQLAlchemy's ``INSERT ... RETURNING``.
     """
     if not rows:
         return 0
     conn = session.connection()
     new = 0
     if conn.dialect.name == "sqlite":
-        columns, processors = _sqlite_plan()
+        columns, processors = _dialect_plan(conn.dialect)
         names = ", ".join(f'"{c}"' for c in columns)
         sql = f"INSERT OR IGNORE INTO device_reports ({names}) VALUES ({', '.join('?' for _ in columns)})"
         values = _sqlite_values(rows, columns, processors)
+        for i in range(0, len(values), chunk):
+            new += max(conn.exec_driver_sql(sql, values[i : i + chunk]).rowcount, 0)
+        return new
+    if conn.dialect.driver == "psycopg":
+        # psycopg's executemany runs in pipeline mode and sums the rows it inserted: several times faster
+        # than one giant multi-VALUES statement, which psycopg must parse anew for every batch
+        columns, processors = _dialect_plan(conn.dialect)
+        names = ", ".join(f'"{c}"' for c in columns)
+        sql = (f"INSERT INTO device_reports ({names}) VALUES ({', '.join('%s' for _ in columns)}) "
+               "ON CONFLICT DO NOTHING")
+        values = [tuple(proc(row.get(name)) if proc else row.get(name)
+                        for name, proc in zip(columns, processors, strict=True)) for row in rows]
         for i in range(0, len(values), chunk):
             new += max(conn.exec_driver_sql(sql, values[i : i + chunk]).rowcount, 0)
         return new
@@ -68,7 +81,17 @@ def store_reports(session: Session, rows: Sequence[dict[str, Any]], chunk: int =
     return new
 
 
-_SQLITE_PLAN: list[tuple[list[str], list[Any]]] = []
+_DIALECT_PLANS: dict[str, tuple[list[str], list[Any]]] = {}
+
+
+def _dialect_plan(dialect: Any) -> tuple[list[str], list[Any]]:
+    """Column names (all but the id) and each column's bind processor for this dialect."""
+    key = f"{dialect.name}+{dialect.driver}"
+    if key not in _DIALECT_PLANS:
+        cols = [c for c in DeviceReportRecord.__table__.columns if c.name != "id"]
+        _DIALECT_PLANS[key] = ([c.name for c in cols],
+                               [c.type.dialect_impl(dialect).bind_processor(dialect) for c in cols])
+    return _DIALECT_PLANS[key]
 #: The columns of ``device_reports`` in table order, as :func:`_sqlite_values` spells them out.
 _SQLITE_COLUMNS = ["dedup_key", "device", "person_id", "seq", "time", "received", "lat", "lon", "accuracy_m",
                    "source", "satellites", "speed_kmh", "heading_deg", "altitude_m", "battery_pct", "charging",
@@ -109,13 +132,3 @@ def _sqlite_values(rows: Sequence[dict[str, Any]], columns: list[str], processor
     return out
 
 
-def _sqlite_plan() -> tuple[list[str], list[Any]]:
-    """Column names (all but the id) and each column's SQLite bind processor."""
-    if not _SQLITE_PLAN:
-        from sqlalchemy.dialects import sqlite
-
-        dialect = sqlite.dialect()
-        cols = [c for c in DeviceReportRecord.__table__.columns if c.name != "id"]
-        processors = [c.type.dialect_impl(dialect).bind_processor(dialect) for c in cols]
-        _SQLITE_PLAN.append(([c.name for c in cols], processors))
-    return _SQLITE_PLAN[0]
