@@ -33,7 +33,6 @@ def format_utc(value: datetime) -> str:
     """
     if value.tzinfo is None:
         raise ValueError("naive datetime")
-    value = value.astimezone(UTC)
-    if value.microsecond:
-        return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
-    return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+    value = value.astimezone(UTC).replace(tzinfo=None)
+    # isoformat truncates to milliseconds as the format wants, and is several times faster than strftime
+    return value.isoformat(timespec="milliseconds" if value.microsecond else "seconds") + "Z"

@@ -151,38 +151,54 @@ def _decode_avl(data: bytes) -> tuple[list[Record], dict[str, Any]]:
     return records, {"codec": codec, "records": count, "per_record": per_record}
 
 
+_HEADER = struct.Struct(">QBiihHBH")  # time (ms), priority, lon, lat, altitude, course, satellites, speed
+_IO = {(idw, size): struct.Struct(">" + ("B" if idw == 1 else "H") + {1: "B", 2: "H", 4: "I", 8: "Q"}[size])
+       for idw in (1, 2) for size in (1, 2, 4, 8)}
+_COUNT = {1: struct.Struct(">B"), 2: struct.Struct(">H")}
+
+
 def _decode_record(r: _Reader, extended: bool, index: int) -> tuple[Record, dict[str, Any]]:
     what = f"record {index + 1}"
-    millis = r.uint(8, what)
+    data = r.data
+    try:
+        millis, priority, lon_e7, lat_e7, altitude, course, satellites, speed = _HEADER.unpack_from(data, r.pos)
+        pos = r.pos + _HEADER.size
+        idw = 2 if extended else 1
+        count = _COUNT[idw]
+        event_io, total = count.unpack_from(data, pos)[0], count.unpack_from(data, pos + idw)[0]
+        pos += 2 * idw
+        io: dict[str, int | str] = {}
+        seen = 0
+        for size in (1, 2, 4, 8):
+            (n,) = count.unpack_from(data, pos)
+            pos += idw
+            element = _IO[idw, size]
+            for _ in range(n):
+                io_id, value = element.unpack_from(data, pos)
+                pos += element.size
+                io[str(io_id)] = value
+            seen += n
+        if extended:
+            (n,) = _COUNT[2].unpack_from(data, pos)
+            pos += 2
+            for _ in range(n):
+                io_id, length = struct.unpack_from(">HH", data, pos)
+                pos += 4
+                if pos + length > len(data):
+                    raise struct.error("variable-length IO element")
+                io[str(io_id)] = data[pos:pos + length].hex()
+                pos += length
+                seen += 1
+    except struct.error:
+        raise FrameError(f"frame truncated inside {what}: {len(data) - r.pos} bytes left at offset "
+                         f"{r.pos}") from None
+    r.pos = pos
     try:
         time = datetime.fromtimestamp(millis / 1000, UTC)
     except (OverflowError, OSError, ValueError):
         raise FrameError(f"{what}: timestamp {millis} ms is out of range") from None
-    priority = r.uint(1, what)
-    lon = r.sint(4, what) / 1e7
-    lat = r.sint(4, what) / 1e7
-    altitude = r.sint(2, what)
-    course = r.uint(2, what)
-    satellites = r.uint(1, what)
-    speed = r.uint(2, what)
-    idw = 2 if extended else 1
-    event_io = r.uint(idw, what)
-    total = r.uint(idw, what)
-    io: dict[str, int | str] = {}
-    seen = 0
-    for size in (1, 2, 4, 8):
-        n = r.uint(idw, what)
-        for _ in range(n):
-            io_id = r.uint(idw, what)
-            io[str(io_id)] = r.uint(size, what)
-            seen += 1
-    if extended:
-        n = r.uint(2, what)
-        for _ in range(n):
-            io_id = r.uint(2, what)
-            length = r.uint(2, what)
-            io[str(io_id)] = r.take(length, what).hex()
-            seen += 1
+    lon = lon_e7 / 1e7
+    lat = lat_e7 / 1e7
     if seen != total:
         raise FrameError(f"{what}: IO count says {total} elements, {seen} were present")
     if not (-90 <= lat <= 90 and -180 <= lon <= 180):
