@@ -212,21 +212,19 @@ def _decode_record(r: _Reader, extended: bool, index: int) -> tuple[Record, dict
 
 
 def _io_meaning(io: dict[str, int | str]) -> tuple[tuple[str, ...], float | None, str | None, str | None]:
-    def value(io_id: int) -> int | None:
-        v = io.get(str(io_id))
-        return v if isinstance(v, int) else None
-
+    # one lookup per known element; a variable-length element (hex text) never counts as a value
+    alarm, unplug, gsm, gnss, crash, din2, din3, level = (
+        v if isinstance(v, int) else None for v in map(io.get, _MEANINGFUL))
     alarms: list[str] = []
-    if value(IO_ALARM) == 1:
+    if alarm == 1:
         alarms.append("sos")
-    if value(IO_UNPLUG) == 1:
+    if unplug == 1:
         alarms.append("power_cut")
-    if value(IO_GSM_JAMMING) == 1 or value(IO_GNSS_JAMMING) in (1, 2):
+    if gsm == 1 or gnss in (1, 2):
         alarms.append("jamming")
-    if value(IO_CRASH) in (1, 2):
+    if crash in (1, 2):
         alarms.append("shock")
     strap = case = None
-    din2, din3 = value(IO_DIN2), value(IO_DIN3)
     if din2 is not None:
         strap = "open" if din2 else "closed"
         if din2:
@@ -235,9 +233,12 @@ def _io_meaning(io: dict[str, int | str]) -> tuple[tuple[str, ...], float | None
         case = "open" if din3 else "closed"
         if din3:
             alarms.append("tamper")
-    level = value(IO_BATTERY_PCT)
     battery = float(level) if level is not None and level <= 100 else None
     return tuple(alarms), battery, strap, case
+
+
+_MEANINGFUL = tuple(str(i) for i in (IO_ALARM, IO_UNPLUG, IO_GSM_JAMMING, IO_GNSS_JAMMING, IO_CRASH, IO_DIN2, IO_DIN3,
+                                     IO_BATTERY_PCT))
 
 
 def _decode_command(data: bytes, frame: bytes, device_id: str | None, crc_ok: bool) -> Decoded:
