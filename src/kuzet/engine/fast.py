@@ -37,7 +37,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
-import shapely
 
 from kuzet.domain.enums import Closure, Source
 from kuzet.domain.reports import USABLE_ACCURACY_M, DeviceReport
@@ -45,7 +44,7 @@ from kuzet.domain.reports import USABLE_ACCURACY_M, DeviceReport
 from . import rules
 from .core import BATTERY_CRITICAL_PCT, LATE_AFTER_S, DeviceRuntime, DevState, Fix
 from .rules import IDLE
-from .zones import FAR_M, SOURCE_FLOOR_M, UNKNOWN_ACCURACY_M
+from .zones import SOURCE_FLOOR_M, UNKNOWN_ACCURACY_M, ZoneGeometry, ZoneTable
 
 if TYPE_CHECKING:
     from .core import Engine, SubjectSpec
@@ -139,52 +138,20 @@ class FastPath:
         start: list[int] = []
         count: list[int] = []
         incl: list[bool] = []
-        circle: list[bool] = []
-        lon0: list[float] = []
-        lat0: list[float] = []
-        kx: list[float] = []
-        ky: list[float] = []
-        cx: list[float] = []
-        cy: list[float] = []
-        rad: list[float] = []
-        box: list[tuple[float, float, float, float]] = []
-        geom: list[Any] = []
-        edge: list[Any] = []
+        geoms: list[ZoneGeometry] = []
         for spec in specs:
-            start.append(len(incl))
+            start.append(len(geoms))
             count.append(len(spec.rules) if all(r.geometry is not None for r in spec.rules) else 0)
             if count[-1] == 0:
                 continue
             for rule in spec.rules:
-                g = rule.geometry
-                assert g is not None
+                assert rule.geometry is not None
                 incl.append(rule.inclusion)
-                circle.append(g.circle is not None)
-                lon0.append(g.lon0)
-                lat0.append(g.lat0)
-                kx.append(g.kx)
-                ky.append(g.ky)
-                c = g.circle or (0.0, 0.0, 0.0)
-                cx.append(c[0])
-                cy.append(c[1])
-                rad.append(c[2])
-                box.append(g.box)
-                geom.append(g.geom)
-                edge.append(g.boundary)
+                geoms.append(rule.geometry)
         self.r_start = np.array(start, dtype=np.int64)
         self.r_count = np.array(count, dtype=np.int64)
         self.r_incl = np.array(incl, dtype=bool)
-        self.r_circle = np.array(circle, dtype=bool)
-        self.r_lon0 = np.array(lon0, dtype=np.float64)
-        self.r_lat0 = np.array(lat0, dtype=np.float64)
-        self.r_kx = np.array(kx, dtype=np.float64)
-        self.r_ky = np.array(ky, dtype=np.float64)
-        self.r_cx = np.array(cx, dtype=np.float64)
-        self.r_cy = np.array(cy, dtype=np.float64)
-        self.r_rad = np.array(rad, dtype=np.float64)
-        self.r_box = np.array(box, dtype=np.float64).reshape(len(box), 4)
-        self.r_geom = _objects(geom)
-        self.r_edge = _objects(edge)
+        self.zones = ZoneTable.of(geoms)
 
     # -- the bulk step --------------------------------------------------------------------------------
     def run(self, reports: Sequence[DeviceReport], tnow: float | F64, refs: Sequence[int | None] | None,
@@ -373,33 +340,7 @@ class FastPath:
         owner = np.repeat(np.arange(len(slots)), counts)
         offsets = np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts)
         r = np.repeat(self.r_start[slots], counts) + offsets
-        # the same IEEE arithmetic, in the same order, as ZoneGeometry.signed_distance
-        x = (lon[owner] - self.r_lon0[r]) * self.r_kx[r]
-        y = (lat[owner] - self.r_lat0[r]) * self.r_ky[r]
-        d = np.empty(total)
-        circ = self.r_circle[r]
-        if circ.any():
-            ci = np.flatnonzero(circ)
-            rc = r[ci]
-            dx, dy = x[ci] - self.r_cx[rc], y[ci] - self.r_cy[rc]
-            d[ci] = np.sqrt(dx * dx + dy * dy) - self.r_rad[rc]
-        if not circ.all():
-            pi = np.flatnonzero(~circ)
-            rp = r[pi]
-            b = self.r_box[rp]
-            px, py = x[pi], y[pi]
-            bx = np.maximum(np.maximum(b[:, 0] - px, 0.0), px - b[:, 2])
-            by = np.maximum(np.maximum(b[:, 1] - py, 0.0), py - b[:, 3])
-            far = np.sqrt(bx * bx + by * by)
-            d[pi] = far
-            near = far <= FAR_M
-            if near.any():
-                ni = pi[near]
-                rn = r[ni]
-                nx, ny = x[ni], y[ni]
-                dist = np.asarray(shapely.distance(self.r_edge[rn], shapely.points(nx, ny)), dtype=np.float64)
-                inside = shapely.contains_xy(self.r_geom[rn], nx, ny)
-                d[ni] = np.where(inside, -dist, dist)
+        d = self.zones.signed_distances(r, lon[owner], lat[owner])
         return owner, r, d
 
     def _wake(self, us: I64) -> None:
@@ -648,9 +589,3 @@ class FastPath:
         rt.hist_state = [e[3] for e in entries]
         rt.base, rt.base_key = base, cut
 
-
-def _objects(items: list[Any]) -> npt.NDArray[np.object_]:
-    """A one-dimensional object array (shapely geometries), whatever the items look like to NumPy."""
-    out = np.empty(len(items), dtype=object)
-    out[:] = items
-    return out

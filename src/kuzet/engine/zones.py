@@ -95,41 +95,68 @@ class ZoneGeometry:
         return signed_distances_many([self] * len(lon), lon, lat)
 
 
+@dataclass(frozen=True)
+class ZoneTable:
+    """Many zones' geometry as arrays, for the batched paths: distances for any (fix, zone) pairs in one pass."""
+
+    lon0: FloatArray
+    lat0: FloatArray
+    kx: FloatArray
+    ky: FloatArray
+    is_circle: npt.NDArray[np.bool_]
+    circle: FloatArray  # (n, 3): x, y, r in the local plane (zeros for other shapes)
+    box: FloatArray  # (n, 4): the shape's bounds in the local plane (zeros for circles)
+    shape: npt.NDArray[np.object_]
+    edge: npt.NDArray[np.object_]
+
+    @classmethod
+    def of(cls, geoms: Sequence[ZoneGeometry]) -> ZoneTable:
+        n = len(geoms)
+        shape = np.empty(n, dtype=object)
+        shape[:] = [g.geom for g in geoms]
+        edge = np.empty(n, dtype=object)
+        edge[:] = [g.boundary for g in geoms]
+        return cls(np.fromiter((g.lon0 for g in geoms), np.float64, n),
+                   np.fromiter((g.lat0 for g in geoms), np.float64, n),
+                   np.fromiter((g.kx for g in geoms), np.float64, n),
+                   np.fromiter((g.ky for g in geoms), np.float64, n),
+                   np.fromiter((g.circle is not None for g in geoms), bool, n),
+                   np.array([g.circle or (0.0, 0.0, 0.0) for g in geoms], dtype=np.float64).reshape(n, 3),
+                   np.array([g.box for g in geoms], dtype=np.float64).reshape(n, 4), shape, edge)
+
+    def signed_distances(self, zone: npt.NDArray[np.int64], lon: FloatArray, lat: FloatArray) -> FloatArray:
+        """``zones[zone[i]].signed_distance(lon[i], lat[i])`` for every ``i``."""
+        x = (lon - self.lon0[zone]) * self.kx[zone]
+        y = (lat - self.lat0[zone]) * self.ky[zone]
+        out = np.empty(len(zone), dtype=np.float64)
+        is_circle = self.is_circle[zone]
+        if is_circle.any():
+            idx = np.flatnonzero(is_circle)
+            c = self.circle[zone[idx]]
+            dx, dy = x[idx] - c[:, 0], y[idx] - c[:, 1]
+            out[idx] = np.sqrt(dx * dx + dy * dy) - c[:, 2]
+        if not is_circle.all():
+            idx = np.flatnonzero(~is_circle)
+            boxes = self.box[zone[idx]]
+            px, py = x[idx], y[idx]
+            bx = np.maximum(np.maximum(boxes[:, 0] - px, 0.0), px - boxes[:, 2])
+            by = np.maximum(np.maximum(boxes[:, 1] - py, 0.0), py - boxes[:, 3])
+            far = np.sqrt(bx * bx + by * by)
+            out[idx] = far
+            near = far <= FAR_M
+            if near.any():
+                nidx = idx[near]
+                z = zone[nidx]
+                nx, ny = x[nidx], y[nidx]
+                dist = np.asarray(shapely.distance(self.edge[z], shapely.points(nx, ny)), dtype=np.float64)
+                inside = shapely.contains_xy(self.shape[z], nx, ny)
+                out[nidx] = np.where(inside, -dist, dist)
+        return out
+
+
 def signed_distances_many(geoms: Sequence[ZoneGeometry], lon: FloatArray, lat: FloatArray) -> FloatArray:
     """``geoms[i].signed_distance(lon[i], lat[i])`` for every ``i``, vectorised across zones of any shape."""
-    n = len(geoms)
-    lon0 = np.fromiter((g.lon0 for g in geoms), np.float64, n)
-    lat0 = np.fromiter((g.lat0 for g in geoms), np.float64, n)
-    kx = np.fromiter((g.kx for g in geoms), np.float64, n)
-    ky = np.fromiter((g.ky for g in geoms), np.float64, n)
-    x = (lon - lon0) * kx
-    y = (lat - lat0) * ky
-    out = np.empty(n, dtype=np.float64)
-    is_circle = np.fromiter((g.circle is not None for g in geoms), bool, n)
-    if is_circle.any():
-        idx = np.flatnonzero(is_circle)
-        circles = np.array([geoms[i].circle for i in idx.tolist()], dtype=np.float64).reshape(len(idx), 3)
-        cx, cy, r = circles[:, 0], circles[:, 1], circles[:, 2]
-        dx, dy = x[idx] - cx, y[idx] - cy
-        out[idx] = np.sqrt(dx * dx + dy * dy) - r
-    if not is_circle.all():
-        idx = np.flatnonzero(~is_circle)
-        boxes = np.array([geoms[i].box for i in idx.tolist()], dtype=np.float64).reshape(len(idx), 4)
-        px, py = x[idx], y[idx]
-        bx = np.maximum(np.maximum(boxes[:, 0] - px, 0.0), px - boxes[:, 2])
-        by = np.maximum(np.maximum(boxes[:, 1] - py, 0.0), py - boxes[:, 3])
-        far = np.sqrt(bx * bx + by * by)
-        out[idx] = far
-        near = far <= FAR_M
-        if near.any():
-            nidx = idx[near]
-            shapes = np.array([geoms[i].geom for i in nidx.tolist()], dtype=object)
-            edges = np.array([geoms[i].boundary for i in nidx.tolist()], dtype=object)
-            nx, ny = x[nidx], y[nidx]
-            dist = np.asarray(shapely.distance(edges, shapely.points(nx, ny)), dtype=np.float64)
-            inside = shapely.contains_xy(shapes, nx, ny)
-            out[nidx] = np.where(inside, -dist, dist)
-    return out
+    return ZoneTable.of(geoms).signed_distances(np.arange(len(geoms)), lon, lat)
 
 
 def distance_m(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
