@@ -456,15 +456,25 @@ def delivery_log(session: Session, *, alert_id: int | None = None, limit: int = 
 async def run_alert_worker(sessions: sessionmaker[Session], stop: asyncio.Event, *,
                            clock: Callable[[], datetime] = lambda: datetime.now(UTC),
                            interval: timedelta = timedelta(seconds=10),
-                           transports: Transports | None = None) -> None:
-    """Every ``interval``: group new alerts into incidents, escalate missed targets, retry due messages."""
+                           transports: Transports | None = None, holder: str | None = None) -> None:
+    """Every ``interval``: group new alerts into incidents, escalate missed targets, retry due messages.
+
+    Only the process holding the ``alert-worker`` lease works (:mod:`kuzet.pipeline.leases`): with two
+    processes running the worker, messages are still sent once. The lease lasts three intervals, so another
+    process takes over within half a minute of the holder stopping.
+    """
+    from kuzet.pipeline.leases import holder_id, take_lease
+
     from .escalation import run_escalations
 
     transports = transports or Transports.from_settings()
+    me = holder or holder_id()
 
     def tick() -> None:
         with sessions() as session, session.begin():
             now = clock()
+            if not take_lease(session, "alert-worker", me, now, 3 * interval):
+                return
             run_escalations(session, now, transports=transports)
             deliver_pending(session, now, transports=transports)
 

@@ -1,4 +1,4 @@
-"""The pipeline's own tables: monitor checkpoints.
+"""The pipeline's own tables: monitor checkpoints, and the leases of the work only one process may do.
 
 A checkpoint row is written in the same transaction as the positions and alert episodes it covers, so the
 store never holds writes that the checkpoint does not account for, nor the reverse.
@@ -27,3 +27,17 @@ class MonitorCheckpoint(Base):
     #: Fingerprint of the plan the snapshot was taken under.
     plan_fingerprint: Mapped[str] = mapped_column(String(64), default="")
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class WorkerLease(Base):
+    """Who does a piece of work that exactly one process may do (the alert worker, the periodic jobs), until when.
+
+    Taken and renewed by :func:`kuzet.pipeline.leases.take_lease`; a holder that stops renewing loses it when
+    it expires, and another process takes over.
+    """
+
+    __tablename__ = "pipeline_leases"
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(128))
+    expires_at: Mapped[datetime] = mapped_column()
+    taken_at: Mapped[datetime] = mapped_column(default=utcnow)

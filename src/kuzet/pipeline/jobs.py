@@ -22,6 +22,12 @@ from sqlalchemy.orm import Session, sessionmaker
 
 log = logging.getLogger("kuzet.jobs")
 
+
+def _holder_id() -> str:
+    from kuzet.pipeline.leases import holder_id
+
+    return holder_id()
+
 Clock = Callable[[], datetime]
 JobFunction = Callable[[Session, datetime], Any]
 
@@ -88,13 +94,32 @@ class JobScheduler:
     start_delay: timedelta = timedelta(0)
     next_due: dict[str, datetime] = field(default_factory=dict)
     history: list[JobOutcome] = field(default_factory=list)
+    #: Who this scheduler is for the ``periodic-jobs`` lease: only its holder runs jobs.
+    holder: str = field(default_factory=lambda: _holder_id())
+    lease: timedelta = timedelta(minutes=2)
+
+    def _holds_lease(self) -> bool:
+        from kuzet.pipeline.leases import take_lease
+
+        try:
+            with self.sessions() as session, session.begin():
+                return take_lease(session, "periodic-jobs", self.holder, self.clock(), self.lease)
+        except Exception:
+            log.exception("periodic jobs: the lease could not be taken; trying again at the next poll")
+            return False
 
     def run_due(self) -> list[JobOutcome]:
-        """Run every job due at the clock's now, each in its own transaction; never raises."""
+        """Run every job due at the clock's now, each in its own transaction; never raises.
+
+        Only the holder of the ``periodic-jobs`` lease runs them: another ``kuzet serve`` on the same store
+        waits, and takes over once the lease has expired.
+        """
         outcomes = []
         if not self.next_due and self.start_delay:
             first = self.clock() + self.start_delay
             self.next_due = {job.name: first for job in self.jobs}
+        if not self._holds_lease():
+            return []
         for job in self.jobs:
             now = self.clock()
             due = self.next_due.get(job.name, now)

@@ -1,0 +1,43 @@
+"""Leases: the work that exactly one process of a deployment may do, whichever processes run.
+
+``kuzet serve`` runs the alert worker (escalations, messages) and the periodic jobs; a deployment that runs
+two ``kuzet serve`` processes against one store, or restarts one while the old one is still stopping, must not
+send a message twice or purge twice at once. Each loop takes a named lease in the store before it works and
+renews it each time; another process finds it held and waits, and takes it over once it has expired (the
+holder stopped or died). The lease is taken in the caller's transaction, so it is committed with the work.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import case, literal, or_, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from kuzet.monitor.models import WorkerLease
+from kuzet.store.coltypes import UTCDateTime
+
+
+def holder_id() -> str:
+    """Who this process is, for a lease: host, process and a random part (a restarted process is someone else)."""
+    return f"{socket.gethostname()[:64]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def take_lease(session: Session, name: str, holder: str, now: datetime, ttl: timedelta) -> bool:
+    """Hold ``name`` until ``now + ttl`` if it is free, expired or already ours; return whether we hold it."""
+    table: Any = WorkerLease.__table__
+    insert: Any = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    stmt = insert(table).values(name=name, holder=holder, expires_at=now + ttl, taken_at=now)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["name"],
+        set_={"holder": holder, "expires_at": now + ttl,
+              "taken_at": case((table.c.holder == holder, table.c.taken_at), else_=literal(now, UTCDateTime()))},
+        where=or_(table.c.holder == holder, table.c.expires_at < now))
+    session.execute(stmt)
+    return session.execute(select(WorkerLease.holder).where(WorkerLease.name == name)).scalar_one() == holder
