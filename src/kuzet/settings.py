@@ -53,6 +53,8 @@ class Settings(BaseSettings):
     smtp_port: int = 25
     smtp_sender: str = "kuzet@localhost"
     sms_gateway_url: str = ""
+    #: Bearer token the SMS gateway expects (empty: no Authorization header).
+    sms_gateway_token: str = ""
     webhook_secret: str = _DEV_SECRET
     prison_cost_per_year_kzt: int = 580_000
     #: Days each data category is kept; a file or variable naming some categories keeps the defaults of the rest.

@@ -99,6 +99,19 @@ def test_a_protected_person_is_warned_by_sms_at_once_and_only_once(
     assert body["to"] == "+77015550101" and "safe place" in body["text"]
     assert body["reference"] == sms.headers["idempotency-key"]
     assert "43." not in body["text"] and "76." not in body["text"]  # no location in the message
+    assert "authorization" not in sms.headers  # no token configured, none sent
+
+
+def test_the_sms_gateway_gets_its_bearer_token(sqlite_sessions: sessionmaker[Session], http: HttpEndpoint) -> None:
+    t = Transports(sms_gateway_url=f"{http.base}/sms", sms_gateway_token="gw-token-0123", timeout_s=3.0)
+    raised = T0 + timedelta(minutes=2)
+    with sqlite_sessions() as s, s.begin():
+        c = centre(s)
+        a = alert(s, person(s, c, "A-1", protected_phone="+77015550101"), type="proximity", severity="critical",
+                  target="P-1", raised_at=raised)
+        on_alert_raised(s, a.id, raised, transports=t)
+    [sms] = http.received
+    assert sms.headers["authorization"] == "Bearer gw-token-0123"
 
 
 def test_an_sms_gateway_failure_is_retried_with_backoff_until_it_answers(

@@ -7,7 +7,8 @@ e-mail ``Message-ID``) so that a receiver can drop a duplicate after a crash bet
 A failed attempt is retried with exponential backoff until :attr:`Transports.max_attempts`.
 
 - E-mail: plain text through ``settings.smtp_host``/``smtp_port`` from ``settings.smtp_sender``.
-- SMS: ``POST settings.sms_gateway_url`` with JSON ``{"to", "text", "reference"}``; any 2xx is accepted.
+- SMS: ``POST settings.sms_gateway_url`` with JSON ``{"to", "text", "reference"}`` (and
+  ``Authorization: Bearer settings.sms_gateway_token`` when one is set); any 2xx is accepted.
 - Webhook: ``POST`` the JSON body to the subscriber's URL with ``X-Kuzet-Timestamp`` (Unix seconds) and
   ``X-Kuzet-Signature: sha256=<hex HMAC-SHA256(secret, "<timestamp>." + body)>``; check it with
   :func:`verify_webhook_signature`.
@@ -68,6 +69,8 @@ class Transports:
     smtp_port: int = 25
     smtp_sender: str = "kuzet@localhost"
     sms_gateway_url: str = ""
+    #: Sent as ``Authorization: Bearer <token>`` to the SMS gateway when set.
+    sms_gateway_token: str = ""
     webhook_secret: str = ""
     timeout_s: float = 5.0
     max_attempts: int = 6
@@ -82,7 +85,8 @@ class Transports:
     def from_settings(cls, settings: Settings | None = None) -> Transports:
         s = settings or get_settings()
         return cls(smtp_host=s.smtp_host, smtp_port=s.smtp_port, smtp_sender=s.smtp_sender,
-                   sms_gateway_url=s.sms_gateway_url, webhook_secret=s.webhook_secret,
+                   sms_gateway_url=s.sms_gateway_url, sms_gateway_token=s.sms_gateway_token,
+                   webhook_secret=s.webhook_secret,
                    locale=i18n.normalise(s.default_locale))
 
     def delay_after(self, attempts: int) -> timedelta:
@@ -385,6 +389,8 @@ def _send_sms(session: Session, row: Delivery, transports: Transports, now: date
                          "reference": row.idempotency_key})
     headers = {"Content-Type": "application/json", IDEMPOTENCY_HEADER: row.idempotency_key,
                **transports.extra_headers}
+    if transports.sms_gateway_token:
+        headers["Authorization"] = f"Bearer {transports.sms_gateway_token}"
     _post(transports.sms_gateway_url, body, headers, transports, "SMS gateway")
 
 
