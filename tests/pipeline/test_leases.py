@@ -57,6 +57,22 @@ def test_two_schedulers_on_one_store_run_each_job_once(sessions: sessionmaker[Se
     assert [o.at for o in second.history] == [T + timedelta(minutes=m) for m in (7, 8, 9)]
 
 
+def test_a_restarted_scheduler_does_not_rerun_a_daily_job(sessions: sessionmaker[Session]) -> None:
+    runs: list[datetime] = []
+    now = [T]
+    job = PeriodicJob("daily", timedelta(days=1), lambda s, at: runs.append(at))
+    JobScheduler(sessions, jobs=[job], clock=lambda: now[0], holder="before").run_due()
+    assert runs == [T]
+    after = JobScheduler(sessions, jobs=[job], clock=lambda: now[0], holder="after")
+    for hours in (0.01, 1, 5, 23.9):
+        now[0] = T + timedelta(hours=hours)
+        after.run_due()  # the old process's lease runs out after 2 minutes; the job is done until T + 1 day
+    assert runs == [T]
+    now[0] = T + timedelta(days=1)
+    after.run_due()
+    assert runs == [T, T + timedelta(days=1)]
+
+
 def test_two_alert_workers_send_a_message_once(sessions: sessionmaker[Session]) -> None:
     with smtp_server() as (port, inbox):
         t = transports(port)

@@ -28,6 +28,12 @@ def _holder_id() -> str:
 
     return holder_id()
 
+
+def record_until(session: Session, name: str, holder: str, until: datetime, now: datetime) -> None:
+    from kuzet.pipeline.leases import record_until as record
+
+    record(session, name, holder, until, now)
+
 Clock = Callable[[], datetime]
 JobFunction = Callable[[Session, datetime], Any]
 
@@ -97,6 +103,7 @@ class JobScheduler:
     #: Who this scheduler is for the ``periodic-jobs`` lease: only its holder runs jobs.
     holder: str = field(default_factory=lambda: _holder_id())
     lease: timedelta = timedelta(minutes=2)
+    _holding: bool = False
 
     def _holds_lease(self) -> bool:
         from kuzet.pipeline.leases import take_lease
@@ -108,6 +115,18 @@ class JobScheduler:
             log.exception("periodic jobs: the lease could not be taken; trying again at the next poll")
             return False
 
+    def _stored_due(self) -> dict[str, datetime]:
+        """When each job is next due by the runs recorded in the store (a restart does not rerun them)."""
+        from kuzet.pipeline.leases import held_until
+
+        try:
+            with self.sessions() as session:
+                stored = held_until(session, "job:")
+        except Exception:
+            log.exception("periodic jobs: their last runs could not be read; running them as due now")
+            return {}
+        return {name.removeprefix("job:"): until for name, until in stored.items()}
+
     def run_due(self) -> list[JobOutcome]:
         """Run every job due at the clock's now, each in its own transaction; never raises.
 
@@ -115,11 +134,17 @@ class JobScheduler:
         waits, and takes over once the lease has expired.
         """
         outcomes = []
-        if not self.next_due and self.start_delay:
-            first = self.clock() + self.start_delay
-            self.next_due = {job.name: first for job in self.jobs}
         if not self._holds_lease():
+            self._holding = False
             return []
+        if not self._holding:  # just took the jobs over (start-up, or from a process that stopped)
+            self._holding = True
+            stored = self._stored_due()
+            if not self.next_due and self.start_delay:
+                first = self.clock() + self.start_delay
+                self.next_due = {job.name: first for job in self.jobs}
+            for name, due in stored.items():
+                self.next_due[name] = max(due, self.next_due.get(name, due))
         for job in self.jobs:
             now = self.clock()
             due = self.next_due.get(job.name, now)
@@ -128,6 +153,8 @@ class JobScheduler:
             try:
                 with self.sessions() as session, session.begin():
                     result = job.run(session, now)
+                    # done until its next run, for whichever process runs the jobs after a restart
+                    record_until(session, f"job:{job.name}", self.holder, now + job.every, now)
                 outcome = JobOutcome(job.name, now, True, result)
             except Exception as exc:
                 log.exception("periodic job %s failed; next try in %s", job.name, job.every)

@@ -41,3 +41,19 @@ def take_lease(session: Session, name: str, holder: str, now: datetime, ttl: tim
         where=or_(table.c.holder == holder, table.c.expires_at < now))
     session.execute(stmt)
     return session.execute(select(WorkerLease.holder).where(WorkerLease.name == name)).scalar_one() == holder
+
+
+def record_until(session: Session, name: str, holder: str, until: datetime, now: datetime) -> None:
+    """Mark ``name`` as held by ``holder`` until ``until`` whoever held it (a job done until its next run)."""
+    table: Any = WorkerLease.__table__
+    insert: Any = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    stmt = insert(table).values(name=name, holder=holder, expires_at=until, taken_at=now)
+    session.execute(stmt.on_conflict_do_update(index_elements=["name"], set_={
+        "holder": holder, "expires_at": until, "taken_at": now}))
+
+
+def held_until(session: Session, prefix: str) -> dict[str, datetime]:
+    """Every lease whose name starts with ``prefix``, and when it runs out."""
+    rows = session.execute(select(WorkerLease.name, WorkerLease.expires_at)
+                           .where(WorkerLease.name.startswith(prefix))).all()
+    return {name: until for name, until in rows}
