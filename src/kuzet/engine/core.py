@@ -14,6 +14,9 @@ no ``seq`` — are ignored.
 Zone decisions use each fix's accuracy and source (see :mod:`kuzet.engine.rules`), a speed gate against
 impossible jumps, grace from the crossing (or from the window's start when the subject is already outside)
 and hysteresis on the way back.
+
+:meth:`Engine.on_reports` decides the reports that change nothing in bulk (:mod:`kuzet.engine.fast`, decision
+007) and sends the rest through the same per-report transitions as :meth:`Engine.on_report`.
 """
 
 from __future__ import annotations
@@ -311,7 +314,7 @@ class DeviceRuntime:
     """Everything the engine keeps for one subject device."""
 
     __slots__ = ("base", "base_key", "checked_at", "comm_since", "device", "hist_fix", "hist_state", "hist_t",
-                 "last_rx", "last_rx_t", "max_seq", "newest_t", "pushed", "seen", "slot", "state", "subject",
+                 "last_rx", "last_rx_t", "max_seq", "newest_t", "pushed", "seen", "state", "subject",
                  "version")
 
     def __init__(self, device: str, subject: SubjectSpec) -> None:
@@ -332,7 +335,6 @@ class DeviceRuntime:
         self.pushed = math.inf  # the wake-up this device has in the timer heap
         self.base_key: tuple[float, int] = (-math.inf, -1)  # (t, no) of the newest entry pruned into ``base``
         self.max_seq = -1  # the highest ``seq`` ever seen (a larger one cannot be a duplicate)
-        self.slot = -1  # the device's row in the fast path's arrays (-1: not on the fast path)
 
 
 # -- the engine ----------------------------------------------------------------------------------------
