@@ -14,11 +14,9 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, sessionmaker
 
-from kuzet.store.db import transaction
+from kuzet.store.db import transaction, upsert_insert
 from kuzet.store.models import Assignment, Device, ProtectedPersonRecord, UnknownDevice
 
 from .models import DeviceCommand
@@ -64,9 +62,8 @@ def note_unknown_device(session: Session, serial: str, protocol: str, remote: st
     at = now or datetime.now(UTC)
     values = {"serial": serial[:64], "protocol": protocol[:32], "remote": remote[:64], "first_seen": at,
               "last_seen": at, "attempts": 1}
-    dialect = session.get_bind().dialect.name
     table: Any = UnknownDevice.__table__
-    stmt: Any = (sqlite_insert(table) if dialect == "sqlite" else pg_insert(table)).values(**values)
+    stmt = upsert_insert(session, table).values(**values)
     stmt = stmt.on_conflict_do_update(index_elements=["serial"], set_={
         "attempts": table.c.attempts + 1, "last_seen": at, "protocol": values["protocol"],
         "remote": values["remote"]})

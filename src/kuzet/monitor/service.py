@@ -28,8 +28,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Text, cast, func, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from kuzet.alerts.absences import absences_fingerprint
@@ -38,6 +36,7 @@ from kuzet.domain.alerts import AlertEpisode
 from kuzet.domain.plan import MonitoringPlan
 from kuzet.exchange.store_io import plan_for_people
 from kuzet.journal.base import Journal, JournalEntry, JournalReader
+from kuzet.store.db import upsert_insert
 from kuzet.store.models import AlertRecord, Assignment, Device, Person, ProtectedPersonRecord, ZoneRecord
 from kuzet.store.reports import report_to_record, store_reports
 
@@ -134,10 +133,8 @@ def upsert_alerts(session: Session, episodes: Sequence[AlertEpisode], owners: di
         latest[episode_key(ep)] = ep
     if not latest:
         return 0
-    dialect = session.get_bind().dialect.name
-    insert_fn: Any = pg_insert if dialect == "postgresql" else sqlite_insert
     created = wall_clock()
-    stmt = insert_fn(AlertRecord)
+    stmt = upsert_insert(session, AlertRecord)
     stmt = stmt.on_conflict_do_update(
         index_elements=["subject_code", "type", "target_key", "start"],
         set_={name: stmt.excluded[name] for name in ("end", "severity", "confidence", "late", "evidence", "rule",

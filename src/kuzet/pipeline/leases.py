@@ -16,12 +16,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import case, literal, or_, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from kuzet.monitor.models import WorkerLease
 from kuzet.store.coltypes import UTCDateTime
+from kuzet.store.db import upsert_insert
 
 
 def holder_id() -> str:
@@ -32,8 +31,7 @@ def holder_id() -> str:
 def take_lease(session: Session, name: str, holder: str, now: datetime, ttl: timedelta) -> bool:
     """Hold ``name`` until ``now + ttl`` if it is free, expired or already ours; return whether we hold it."""
     table: Any = WorkerLease.__table__
-    insert: Any = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    stmt = insert(table).values(name=name, holder=holder, expires_at=now + ttl, taken_at=now)
+    stmt = upsert_insert(session, table).values(name=name, holder=holder, expires_at=now + ttl, taken_at=now)
     stmt = stmt.on_conflict_do_update(
         index_elements=["name"],
         set_={"holder": holder, "expires_at": now + ttl,
@@ -45,9 +43,8 @@ def take_lease(session: Session, name: str, holder: str, now: datetime, ttl: tim
 
 def record_until(session: Session, name: str, holder: str, until: datetime, now: datetime) -> None:
     """Mark ``name`` as held by ``holder`` until ``until`` whoever held it (a job done until its next run)."""
-    table: Any = WorkerLease.__table__
-    insert: Any = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    stmt = insert(table).values(name=name, holder=holder, expires_at=until, taken_at=now)
+    stmt = upsert_insert(session, WorkerLease.__table__).values(name=name, holder=holder, expires_at=until,
+                                                                taken_at=now)
     session.execute(stmt.on_conflict_do_update(index_elements=["name"], set_={
         "holder": holder, "expires_at": until, "taken_at": now}))
 

@@ -27,10 +27,9 @@ from typing import Any
 
 from h3.api import basic_int as h3i
 from sqlalchemy import delete, func, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from kuzet.store.db import upsert_insert
 from kuzet.store.models import DeviceReportRecord
 
 from .models import PositionCell, TrailHour
@@ -107,15 +106,6 @@ def _fixes(session: Session, rows: Sequence[Any]) -> list[IndexedFix]:
     return out
 
 
-def _insert(session: Session, model: Any) -> Any:
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        return pg_insert(model)
-    if dialect == "sqlite":
-        return sqlite_insert(model)
-    raise NotImplementedError(f"the privacy index supports SQLite and PostgreSQL, not {dialect}")
-
-
 def _least(session: Session) -> tuple[Callable[..., Any], Callable[..., Any]]:
     if session.get_bind().dialect.name == "postgresql":
         return func.least, func.greatest
@@ -145,7 +135,7 @@ def add_hours(session: Session, fixes: Iterable[IndexedFix]) -> None:
     t = TrailHour.__table__.c
     rows = list(hours.values())
     for i in range(0, len(rows), 1000):
-        stmt = _insert(session, TrailHour)
+        stmt = upsert_insert(session, TrailHour)
         ex = stmt.excluded
         stmt = stmt.on_conflict_do_update(
             index_elements=["person_id", "hour"],
@@ -170,7 +160,7 @@ def index_positions(session: Session, rows: Sequence[Any]) -> int:
     new_ids: set[int] = set()
     for i in range(0, len(fixes), 2000):
         part = fixes[i : i + 2000]
-        stmt = _insert(session, PositionCell).on_conflict_do_nothing(index_elements=["report_id"])
+        stmt = upsert_insert(session, PositionCell).on_conflict_do_nothing(index_elements=["report_id"])
         values = [{"report_id": f.report_id, "cell": cell_of(f.lat, f.lon, f.accuracy_m), "time": f.time,
                    "person_id": f.person_id, "lat": f.lat, "lon": f.lon, "accuracy_m": f.accuracy_m}
                   for f in part]

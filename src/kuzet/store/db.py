@@ -36,6 +36,19 @@ def session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
 
 
+def upsert_insert(session: Session, target: Any) -> Any:
+    """An ``INSERT`` into ``target`` that takes ``ON CONFLICT`` clauses, in the session's dialect."""
+    from sqlalchemy.dialects.postgresql import insert as pg_insert
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        return pg_insert(target)
+    if dialect == "sqlite":
+        return sqlite_insert(target)
+    raise NotImplementedError(f"upserts are written for SQLite and PostgreSQL, not {dialect}")
+
+
 @contextmanager
 def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
     """A session that commits on success and rolls back on any error."""
