@@ -27,7 +27,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, Literal, NamedTuple
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple, Protocol
 
 import msgspec
 import numpy as np
@@ -353,7 +353,6 @@ class Engine:
         self.counter = 0
         self.dropped_too_late = 0
         self.no = 0  # arrival numbers handed out so far
-        self.fast: FastPath | None = None
         self._set_plan(plan)
 
     # -- plan -----------------------------------------------------------------------------------------
@@ -374,7 +373,7 @@ class Engine:
         self._circle_cache: dict[str, Any] = {}
         from .fast import FastPath
 
-        self.fast = FastPath(self)
+        self.fast: FastPath = FastPath(self)  # the quiet devices' state, decided in bulk
 
     def update_plan(self, plan: MonitoringPlan) -> None:
         """Take new zones, schedules, absences or devices; state of rules that still exist is kept."""
@@ -395,13 +394,11 @@ class Engine:
             rt.base_key = (-math.inf, -1)
             rt.hist_t, rt.hist_fix, rt.hist_state = [], [], []
             self._reschedule(rt)
-        assert self.fast is not None
         for rt in self.devices.values():
             self.fast.adopt(rt)
 
     def _take_back_all(self) -> None:
         """Bring every device's state and history out of the fast path's arrays into its runtime."""
-        assert self.fast is not None
         for rt in self.fast.release_all():
             self.devices.setdefault(rt.device, rt)
 
@@ -437,7 +434,6 @@ class Engine:
             raise ValueError(f"{n} reports but {len(tnows)} arrival times")
         base = self.no
         self.no += n
-        assert self.fast is not None
         slow = self.fast.run(reports, now.timestamp() if now is not None else np.array(tnows), refs, base)
         out: list[AlertChange] = []
         if slow:
@@ -448,7 +444,7 @@ class Engine:
             touched: dict[str, DeviceRuntime] = {}
             for k, i in enumerate(slow):
                 if arrivals is not None:
-                    out += self._fire_until(tnows[i])
+                    out += fire_due(self, arrivals[i])
                 out += self._process(chosen[k], tnows[i], None if refs is None else refs[i], pre[k], base + i + 1)
                 rt = self.devices.get(chosen[k].device)
                 if rt is not None:
@@ -456,20 +452,8 @@ class Engine:
             for rt in touched.values():
                 self.fast.adopt(rt)
         if arrivals is not None and n:
-            out += self._fire_until(tnows[-1])
+            out += fire_due(self, arrivals[-1])
         return out
-
-    def _fire_until(self, t: float) -> list[AlertChange]:
-        """Every timer due by ``t``, each fired at its own due time (what replay does before a report)."""
-        changes: list[AlertChange] = []
-        due = self.next_deadline()
-        while due is not None and due.timestamp() <= t:
-            changes += self.on_time(due)
-            nxt = self.next_deadline()
-            if nxt is not None and nxt <= due:
-                break
-            due = nxt
-        return changes
 
     def _precompute(self, reports: Sequence[DeviceReport]) -> list[tuple[float, ...] | None]:
         """Signed zone distances for every (fix, zone) pair of the batch in one vectorised pass."""
@@ -601,7 +585,6 @@ class Engine:
                     return self._on_protected(report, tnow)
                 return []
             rt = self.devices[report.device] = DeviceRuntime(report.device, spec)
-        assert self.fast is not None
         self.fast.take_back(rt)
         spec = rt.subject
         changes: list[AlertChange] = []
@@ -659,7 +642,6 @@ class Engine:
 
     def _rewind(self, rt: DeviceRuntime, fix: Fix, tnow: float) -> list[AlertChange]:
         """Insert a fix in the device's past and re-run everything after it; what it finds is late."""
-        assert self.fast is not None
         self.fast.materialize(rt)
         i = bisect.bisect_right(rt.hist_t, fix.t)
         rt.hist_t.insert(i, fix.t)
@@ -863,7 +845,6 @@ class Engine:
             if rt is not None and rt.version == version:
                 rt.pushed = math.inf
                 due_devices.append(rt)
-        assert self.fast is not None
         for rt in due_devices:
             self.fast.take_back(rt)
             spec = rt.subject
@@ -896,7 +877,6 @@ class Engine:
         Devices held by the fast path are written from their arrays, and the reports it keeps as columns go
         in as columns (``fast``): a checkpoint does not build their history as objects.
         """
-        assert self.fast is not None
         held = self.fast.hand_over_states()
         devices = {}
         for d, rt in self.devices.items():
@@ -961,10 +941,8 @@ class Engine:
             else:
                 kept_history.add(d)
             engine._reschedule(rt)
-            assert engine.fast is not None
             engine.fast.restored(rt)
         if body.get("fast"):
-            assert engine.fast is not None
             engine.fast.restore_log(body["fast"], kept_history)
         for d, raw_track in body["pp_tracks"].items():
             times, fixes = [float(x) for x in raw_track[0]], [(f[0], f[1], f[2]) for f in raw_track[1]]
@@ -981,6 +959,28 @@ class Engine:
             ep = _episode_from(raw_ep)
             engine.last_closed[(ep.subject, ep.type, ep.target)] = ep
         return engine
+
+
+class Timed(Protocol):
+    """What has timers: the engine, and the naive baseline."""
+
+    def next_deadline(self) -> datetime | None: ...
+
+    def on_time(self, now: datetime) -> list[AlertChange]: ...
+
+
+def fire_due(driven: Timed, now: datetime) -> list[AlertChange]:
+    """Every timer due by ``now``, each fired at its own due time: what replay and the live monitor do before
+    each report (and :meth:`Engine.on_reports` before each report it does not decide in bulk)."""
+    changes: list[AlertChange] = []
+    due = driven.next_deadline()
+    while due is not None and due <= now:
+        changes += driven.on_time(due)
+        nxt = driven.next_deadline()
+        if nxt is not None and nxt <= due:
+            break
+        due = nxt
+    return changes
 
 
 def _rule_name(atype: AlertType) -> str:
@@ -1037,4 +1037,4 @@ def _episode_from(raw: dict[str, Any]) -> AlertEpisode:
                         raw.get("device"), raw.get("rule"))
 
 
-__all__ = ["DEFAULT_LATENESS", "AlertChange", "Engine", "format_utc"]
+__all__ = ["DEFAULT_LATENESS", "AlertChange", "Engine", "fire_due", "format_utc"]

@@ -17,7 +17,7 @@ from kuzet.domain.plan import MonitoringPlan
 from kuzet.domain.reports import DeviceReport
 from kuzet.exchange.bundle import Bundle
 
-from .core import AlertChange, Engine
+from .core import AlertChange, Engine, fire_due
 from .naive import NaiveEngine
 
 ENGINES = ("kuzet", "naive")
@@ -72,13 +72,7 @@ def run(driven: _Driven, reports: list[tuple[int, DeviceReport]], *, batch: int 
     for line, report in reports:
         now = report.received if clock is None or report.received > clock else clock
         clock = now
-        due = driven.next_deadline()
-        while due is not None and due <= now:
-            apply(driven.on_time(due))
-            nxt = driven.next_deadline()
-            if nxt is not None and nxt <= due:
-                break
-            due = nxt
+        apply(fire_due(driven, now))
         apply(driven.on_report(report, now=now, ref=line))
     return sorted((latest[k] for k in order), key=lambda e: (e.raised_at, e.subject, e.type.value))
 

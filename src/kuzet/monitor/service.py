@@ -34,6 +34,7 @@ from kuzet.alerts.absences import absences_fingerprint
 from kuzet.alerts.notifications import on_alert_raised
 from kuzet.domain.alerts import AlertEpisode
 from kuzet.domain.plan import MonitoringPlan
+from kuzet.engine.core import fire_due
 from kuzet.exchange.store_io import plan_for_people
 from kuzet.journal.base import Journal, JournalEntry, JournalReader
 from kuzet.store.db import upsert_insert
@@ -309,15 +310,7 @@ class Monitor:
 
     def _fire_due(self, now: datetime) -> list[Any]:
         """Timers that fell due by ``now``, fired at their own due time (as ``kuzet replay`` does)."""
-        changes: list[Any] = []
-        due = self.engine.next_deadline()
-        while due is not None and due <= now:
-            changes += self.engine.on_time(due)
-            nxt = self.engine.next_deadline()
-            if nxt is not None and nxt <= due:
-                break
-            due = nxt
-        return changes
+        return fire_due(self.engine, now)
 
     def _checkpoint_due(self) -> bool:
         # A snapshot costs CPU in proportion to the engine's state: keep that under ~5% of the time.
