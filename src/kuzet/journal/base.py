@@ -40,6 +40,21 @@ def partition_of(device: str, partitions: int) -> int:
     return zlib.crc32(device.encode()) % partitions
 
 
+class Routing:
+    """The partitions a journal writes each device's reports to (shared by both journals)."""
+
+    partitions: int
+    #: protected persons' devices -> the wearers' devices they are linked to (see :func:`partitions_for`)
+    links: dict[str, tuple[str, ...]]
+
+    def set_links(self, links: Mapping[str, Sequence[str]]) -> None:
+        """Take the current links (the gateway's device directory hands them over with the fleet)."""
+        self.links = {d: tuple(w) for d, w in links.items() if w}
+
+    def partitions_of(self, device: str) -> list[int]:
+        return partitions_for(device, self.partitions, self.links)
+
+
 def partitions_for(device: str, partitions: int, links: Mapping[str, Sequence[str]]) -> list[int]:
     """Every partition a device's reports must reach: its own, and for a protected person's device those of
     the wearers it is linked to (``links``: device -> wearers' devices), so that the monitor deciding a wearer's

@@ -23,15 +23,7 @@ from pathlib import Path
 
 from kuzet.domain.reports import DeviceReport
 
-from .base import (
-    DEFAULT_PARTITIONS,
-    JournalEntry,
-    JournalUnavailable,
-    decode_report,
-    encode_report,
-    partition_of,
-    partitions_for,
-)
+from .base import DEFAULT_PARTITIONS, JournalEntry, JournalUnavailable, Routing, decode_report, encode_report
 
 STREAM = "embedded"
 
@@ -76,7 +68,7 @@ class GroupCommitStats:
     waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = field(default_factory=list)
 
 
-class EmbeddedJournal:
+class EmbeddedJournal(Routing):
     """A durable journal in one SQLite file (``var/journal.db`` by default)."""
 
     def __init__(self, path: str | Path, *, partitions: int = DEFAULT_PARTITIONS,
@@ -92,11 +84,7 @@ class EmbeddedJournal:
         self._confirmed: dict[str, int] = {}
         self._lock = threading.Lock()
         self._failure: Exception | None = None
-        self.links: dict[str, tuple[str, ...]] = {}
-
-    def set_links(self, links: Mapping[str, Sequence[str]]) -> None:
-        """Protected persons' devices and the wearers' devices they are linked to (see ``partitions_for``)."""
-        self.links = {d: tuple(w) for d, w in links.items() if w}
+        self.links = {}
 
     # -- lifecycle ---------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -135,10 +123,7 @@ class EmbeddedJournal:
         rows = []
         for r in reports:
             body = encode_report(r)
-            if r.device in self.links:
-                rows += [(p, r.device, protocol, body) for p in partitions_for(r.device, self.partitions, self.links)]
-            else:
-                rows.append((partition_of(r.device, self.partitions), r.device, protocol, body))
+            rows += [(p, r.device, protocol, body) for p in self.partitions_of(r.device)]
         loop = asyncio.get_running_loop()
         done: asyncio.Future[None] = loop.create_future()
         self._queue.put(_Batch(rows, done, loop))

@@ -31,10 +31,10 @@ from .base import (
     DEFAULT_PARTITIONS,
     JournalEntry,
     JournalUnavailable,
+    Routing,
     decode_report,
     encode_report,
     partition_of,
-    partitions_for,
 )
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
@@ -45,7 +45,7 @@ def device_token(device: str) -> str:
     return _UNSAFE.sub("_", device) or "_"
 
 
-class NatsJournal:
+class NatsJournal(Routing):
     """A journal on a JetStream stream named ``stream`` (one per deployment; tests use unique names)."""
 
     def __init__(self, url: str, *, stream: str = "KUZET", partitions: int = DEFAULT_PARTITIONS,
@@ -56,7 +56,7 @@ class NatsJournal:
         self.partitions = partitions
         self.max_age = max_age
         self.publish_timeout_s = publish_timeout_s
-        self.links: dict[str, tuple[str, ...]] = {}
+        self.links = {}
         self._nc: Any = None
         self._js: Any = None
 
@@ -99,10 +99,6 @@ class NatsJournal:
         part = partition_of(device, self.partitions) if partition is None else partition
         return f"{self.prefix}.r.{part}.{device_token(device)}"
 
-    def set_links(self, links: Mapping[str, Sequence[str]]) -> None:
-        """Protected persons' devices and the wearers' devices they are linked to (see ``partitions_for``)."""
-        self.links = {d: tuple(w) for d, w in links.items() if w}
-
     async def append(self, reports: Sequence[DeviceReport], *, protocol: str) -> None:
         if not reports:
             return
@@ -115,14 +111,11 @@ class NatsJournal:
         for device, group in by_device.items():
             payload = orjson.dumps({"p": protocol, "r": [orjson.Fragment(encode_report(r)) for r in group]})
             msg_id = hashlib.sha256("\n".join(dedup_key(r) for r in group).encode()).hexdigest()[:32]
-            if device not in self.links:
-                publishes.append(self._js.publish(self.subject(device), payload, timeout=self.publish_timeout_s,
-                                                  headers={"Nats-Msg-Id": msg_id}))
-                continue
-            for part in partitions_for(device, self.partitions, self.links):  # one copy per partition
+            linked = device in self.links  # a linked device's copies each need their own de-duplication id
+            for part in self.partitions_of(device):
                 publishes.append(self._js.publish(self.subject(device, part), payload,
                                                   timeout=self.publish_timeout_s,
-                                                  headers={"Nats-Msg-Id": f"{msg_id}-{part}"}))
+                                                  headers={"Nats-Msg-Id": f"{msg_id}-{part}" if linked else msg_id}))
         results = await asyncio.gather(*publishes, return_exceptions=True)
         failed = [r for r in results if isinstance(r, BaseException)]
         if failed:
