@@ -399,8 +399,7 @@ class Engine:
 
     def _take_back_all(self) -> None:
         """Bring every device's state and history out of the fast path's arrays into its runtime."""
-        for rt in self.fast.release_all():
-            self.devices.setdefault(rt.device, rt)
+        self.fast.release_all()
 
     # -- reports --------------------------------------------------------------------------------------
     def on_report(self, report: DeviceReport, *, now: datetime, ref: int | None = None) -> list[AlertChange]:

@@ -467,15 +467,11 @@ class FastPath:
         if chunk.n:
             self.chunks = [chunk]
 
-    def release_all(self) -> list[DeviceRuntime]:
-        """Take back and materialise every device (before a snapshot or a new plan)."""
-        active = np.flatnonzero(self.owned & (self.last_rx >= 0)).tolist()
-        out = [self._runtime(slot) for slot in active]
-        for rt in out:
-            self.take_back(rt)
+    def release_all(self) -> None:
+        """Take back and materialise every device (before a new plan); each then has its runtime."""
+        self.hand_over_states()
         for slot in np.flatnonzero(self.pending).tolist():
             self.materialize(self._runtime(slot))
-        return list(self.engine.devices.values())
 
     # -- the log --------------------------------------------------------------------------------------
     def _append(self, chunk: _Chunk) -> None:

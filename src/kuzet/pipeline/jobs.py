@@ -20,19 +20,9 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from kuzet.pipeline.leases import held_until, holder_id, record_until, take_lease
+
 log = logging.getLogger("kuzet.jobs")
-
-
-def _holder_id() -> str:
-    from kuzet.pipeline.leases import holder_id
-
-    return holder_id()
-
-
-def record_until(session: Session, name: str, holder: str, until: datetime, now: datetime) -> None:
-    from kuzet.pipeline.leases import record_until as record
-
-    record(session, name, holder, until, now)
 
 Clock = Callable[[], datetime]
 JobFunction = Callable[[Session, datetime], Any]
@@ -101,13 +91,11 @@ class JobScheduler:
     next_due: dict[str, datetime] = field(default_factory=dict)
     history: list[JobOutcome] = field(default_factory=list)
     #: Who this scheduler is for the ``periodic-jobs`` lease: only its holder runs jobs.
-    holder: str = field(default_factory=lambda: _holder_id())
+    holder: str = field(default_factory=holder_id)
     lease: timedelta = timedelta(minutes=2)
-    _holding: bool = False
+    _holding: bool = field(default=False, init=False)  # held the lease at the last poll
 
     def _holds_lease(self) -> bool:
-        from kuzet.pipeline.leases import take_lease
-
         try:
             with self.sessions() as session, session.begin():
                 return take_lease(session, "periodic-jobs", self.holder, self.clock(), self.lease)
@@ -117,8 +105,6 @@ class JobScheduler:
 
     def _stored_due(self) -> dict[str, datetime]:
         """When each job is next due by the runs recorded in the store (a restart does not rerun them)."""
-        from kuzet.pipeline.leases import held_until
-
         try:
             with self.sessions() as session:
                 stored = held_until(session, "job:")

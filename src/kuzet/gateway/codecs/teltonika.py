@@ -126,9 +126,6 @@ class _Reader:
     def uint(self, n: int, what: str) -> int:
         return int.from_bytes(self.take(n, what), "big")
 
-    def sint(self, n: int, what: str) -> int:
-        return int.from_bytes(self.take(n, what), "big", signed=True)
-
 
 def _decode_avl(data: bytes) -> tuple[list[Record], dict[str, Any]]:
     codec = data[0]
