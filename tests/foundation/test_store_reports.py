@@ -71,3 +71,17 @@ def test_every_kind_of_value_is_stored_as_the_orm_stores_it(sessions: sessionmak
         raw = {r[1]: tuple(r)[2:] for r in s.execute(text("SELECT * FROM device_reports ORDER BY id")).all()}
     for row in fast:
         assert raw[row["dedup_key"]] == raw["orm-" + row["dedup_key"]]
+
+
+def test_sqlite_takes_the_spelled_out_row_builder() -> None:
+    """The spelled-out builder must recognise SQLite's bind processors (else it silently falls back to the
+    general, slower loop); and both builders give the same values."""
+    from sqlalchemy import create_engine
+
+    from kuzet.store.reports import _dialect_plan, _row_values, _sqlite_plan, _sqlite_values
+
+    columns, processors = _dialect_plan(create_engine("sqlite://").dialect)
+    assert _sqlite_plan(columns, processors) is not None
+    rows = [report_to_record(_report(i, events=() if i % 2 else ("strap_open",), extra={} if i % 3 else {"k": i},
+                                     raw=None if i % 5 else b"\x01"), None) for i in range(12)]
+    assert _sqlite_values(rows, columns, processors) == _row_values(rows, columns, processors)

@@ -168,6 +168,36 @@ async def test_the_plan_is_refreshed_when_zones_change(sqlite_sessions: sessionm
     await journal.close()
 
 
+async def test_the_plan_is_refreshed_while_the_journal_is_never_empty(sqlite_sessions: sessionmaker[Session],
+                                                                     tmp_path: Path) -> None:
+    """Under steady load every fetch returns reports; a zone change must reach the engine all the same."""
+    devices = seed(sqlite_sessions)
+    journal = EmbeddedJournal(tmp_path / "journal.db")
+    await journal.start()
+    backlog = stream(devices, 1500)
+    await journal.append(backlog, protocol="kuzet")
+    monitor = Monitor(sqlite_sessions, journal, batch=4, plan_refresh=timedelta(seconds=0.1))
+    stop = asyncio.Event()
+    task = asyncio.create_task(monitor.run(stop))
+    await asyncio.wait_for(monitor.ready.wait(), 10)
+    assert monitor.view is not None
+    before = sum(len(s.zones) for s in monitor.view.plan.subjects)
+    with transaction(sqlite_sessions) as s:
+        zone = s.execute(select(ZoneRecord).order_by(ZoneRecord.id)).scalars().first()
+        assert zone is not None
+        zone.active = False
+    read_when_refreshed = None
+    async with asyncio.timeout(60):
+        while read_when_refreshed is None:
+            await asyncio.sleep(0.02)
+            if sum(len(s.zones) for s in monitor.view.plan.subjects) == before - 1:
+                read_when_refreshed = monitor.offsets.get("embedded", 0)
+    stop.set()
+    await task
+    await journal.close()
+    assert read_when_refreshed < len(backlog)  # refreshed while reports were still waiting
+
+
 @pytest.mark.nats
 @pytest.mark.postgres
 async def test_two_monitors_split_the_nats_partitions_and_resume_from_their_checkpoints() -> None:

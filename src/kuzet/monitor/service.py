@@ -382,16 +382,18 @@ class Monitor:
                 if entries:
                     self.caught_up.clear()
                     await self._guarded(entries, None)
-                    continue
-                self.caught_up.set()
-                now = self.clock() - self.timer_lag
-                deadline = self.engine.next_deadline()
-                if deadline is not None and deadline <= now:
-                    await self._guarded((), now)
-                elif self._checkpoint_due() and self.offsets != self._checkpoint_offsets:
-                    await self._guarded((), None)
-                # Like checkpoints, plan checks are spaced to stay under ~5% of the time: a country's plan is
-                # hundreds of thousands of rows to fingerprint.
+                else:
+                    self.caught_up.set()
+                    now = self.clock() - self.timer_lag
+                    deadline = self.engine.next_deadline()
+                    if deadline is not None and deadline <= now:
+                        await self._guarded((), now)
+                    elif self._checkpoint_due() and self.offsets != self._checkpoint_offsets:
+                        await self._guarded((), None)
+                # Checked under load too: with reports arriving all the time the journal is never empty, and a
+                # zone an officer draws must still reach the engine. Like checkpoints, plan checks are spaced
+                # to stay under ~5% of the time: a country's plan is hundreds of thousands of rows to
+                # fingerprint.
                 if time.monotonic() - self._last_plan_check >= max(self.plan_refresh, 20 * self._plan_check_s):
                     started = time.monotonic()
                     with contextlib.suppress(Exception):

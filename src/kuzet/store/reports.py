@@ -99,6 +99,21 @@ _SQLITE_COLUMNS = ["dedup_key", "device", "person_id", "seq", "time", "received"
                    "strap", "case", "events", "extra", "protocol", "raw", "line"]
 
 
+def _sqlite_plan(columns: list[str], processors: list[Any]) -> tuple[Any, ...] | None:
+    """The bind processors :func:`_sqlite_values` spells out, or ``None`` if this dialect's plan differs."""
+    if columns != _SQLITE_COLUMNS:
+        return None
+    p = dict(zip(columns, processors, strict=True))
+    floats = {p[name] for name in ("lat", "lon", "accuracy_m", "speed_kmh", "heading_deg", "altitude_m",
+                                   "battery_pct")}
+    plain = {p[name] for name in ("dedup_key", "device", "person_id", "seq", "source", "satellites", "strap",
+                                  "case", "protocol", "line")}
+    spelled = (p["time"], p["received"], p["lat"], p["charging"], p["events"], p["extra"])
+    if len(floats) != 1 or plain != {None} or None in spelled:
+        return None
+    return (*spelled, p["raw"] or (lambda value: value))
+
+
 def _sqlite_values(rows: Sequence[dict[str, Any]], columns: list[str], processors: list[Any]) -> list[tuple[Any, ...]]:
     """:func:`_row_values` for SQLite, with the common columns written out.
 
@@ -106,17 +121,10 @@ def _sqlite_values(rows: Sequence[dict[str, Any]], columns: list[str], processor
     times faster than the general loop (about a tenth more reports a second for the monitor on SQLite), which
     serves any other column list or processor. The values are the same either way.
     """
-    if columns != _SQLITE_COLUMNS:
+    plan = _sqlite_plan(columns, processors)
+    if plan is None:
         return _row_values(rows, columns, processors)
-    p = dict(zip(columns, processors, strict=True))
-    p_time, p_received, p_float, p_charging, p_events, p_extra = (
-        p["time"], p["received"], p["lat"], p["charging"], p["events"], p["extra"])
-    floats = {p[name] for name in ("lat", "lon", "accuracy_m", "speed_kmh", "heading_deg", "altitude_m",
-                                   "battery_pct")}
-    none = {p[name] for name in ("dedup_key", "device", "person_id", "seq", "source", "satellites", "strap",
-                                 "case", "protocol", "raw", "line")}
-    if len(floats) != 1 or none != {None} or None in (p_time, p_received, p_float, p_charging, p_events, p_extra):
-        return _row_values(rows, columns, processors)
+    p_time, p_received, p_float, p_charging, p_events, p_extra, p_raw = plan
     out = []
     for r in rows:
         g = r.get
@@ -127,7 +135,5 @@ def _sqlite_values(rows: Sequence[dict[str, Any]], columns: list[str], processor
             p_float(g("speed_kmh")), p_float(g("heading_deg")), p_float(g("altitude_m")), p_float(g("battery_pct")),
             p_charging(g("charging")), g("strap"), g("case"),
             "[]" if events == [] else p_events(events), "{}" if extra == {} else p_extra(extra),
-            g("protocol"), g("raw"), g("line")))
+            g("protocol"), p_raw(g("raw")), g("line")))
     return out
-
-
