@@ -78,16 +78,17 @@ def serve(
     host: str = typer.Option(None, help="Address to listen on (default from settings)"),
     port: int = typer.Option(None, help="Port (default from settings)"),
     gateway: bool = typer.Option(True, help="Run the device gateway in this process"),
-    monitor: bool = typer.Option(True, help="Run the monitor (engine, positions, alerts) in this process"),
+    monitor: bool = typer.Option(True, help="Run the monitor (engine, positions, alerts)"),
+    monitor_process: bool = typer.Option(True, "--monitor-process/--monitor-in-process",
+                                         help="Run the monitor in a child process (its own core) or in this one"),
     migrate: bool = typer.Option(True, help="Upgrade the schema before starting"),
 ) -> None:
-    """Run the web application and API, the device gateway, the journal and the monitor in one process."""
-    import asyncio
+    """Run the web application and API, the device gateway, the journal and the monitor (in a child process)."""
+    from kuzet.pipeline.service import options_from_env, run_pipeline, run_service
 
-    from kuzet.pipeline.service import options_from_env, run_pipeline
-
-    options = options_from_env(web=True, gateway=gateway, monitor=monitor, host=host, port=port, migrate=migrate)
-    asyncio.run(run_pipeline(get_settings(), options))
+    options = options_from_env(web=True, gateway=gateway, monitor=monitor, host=host, port=port, migrate=migrate,
+                               monitor_process=monitor_process)
+    run_service(run_pipeline(get_settings(), options))
 
 
 COMMAND_MODULES: tuple[str, ...] = (

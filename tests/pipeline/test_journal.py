@@ -126,6 +126,66 @@ async def test_a_full_journal_refuses_rather_than_acknowledges(tmp_path: Path) -
     await journal.close()
 
 
+async def test_bodies_written_in_the_first_format_are_still_read(tmp_path: Path) -> None:
+    """Rows journalled by an earlier version (a flat JSON object, the frame under ``_raw``) survive an upgrade."""
+    import base64
+    import sqlite3
+
+    import orjson
+
+    old = report("dev-old", 7)
+    body = dict(old.to_json(), unknown_field=[1, "б"], _raw=base64.b64encode(old.raw or b"").decode())
+    journal = EmbeddedJournal(tmp_path / "journal.db")
+    await journal.start()
+    with sqlite3.connect(tmp_path / "journal.db") as conn:
+        conn.execute("INSERT INTO journal (partition, device, protocol, body) VALUES (?, ?, ?, ?)",
+                     (partition_of(old.device, journal.partitions), old.device, "kuzet", orjson.dumps(body)))
+    await journal.append([report("dev-new", 8)], protocol="kuzet")
+    first, second = await drain(await journal.reader("m", None, {}), 2)
+    assert first.report == old and first.report.raw == old.raw
+    assert first.report.extra == {"unknown_field": [1, "б"]}
+    assert second.report == report("dev-new", 8) and second.report.raw == b"\x00\x01frame"
+    await journal.close()
+
+
+_READER = """
+import asyncio, sys
+from kuzet.journal.embedded import STREAM, EmbeddedJournal
+
+async def main():
+    reader = await EmbeddedJournal(sys.argv[1]).reader("monitor", None, {})
+    got = []
+    while len(got) < int(sys.argv[2]):
+        got += await reader.fetch(1000, 1.0)
+    await reader.confirm({STREAM: got[-1].offset})
+    print(got[-1].offset, flush=True)
+
+asyncio.run(main())
+"""
+
+
+async def test_a_reader_in_another_process_releases_rows_and_backlog(tmp_path: Path) -> None:
+    """``kuzet serve`` runs its monitor in a child process: what that reader confirms must reach the writer,
+    or the journal would grow without end and, past ``max_backlog``, refuse every device."""
+    import sqlite3
+
+    path = tmp_path / "journal.db"
+    journal = EmbeddedJournal(path, max_backlog=50, release_every_s=0.0)
+    await journal.start()
+    await journal.append([report("d", n) for n in range(40)], protocol="kuzet")
+    out = await asyncio.to_thread(subprocess.run, [sys.executable, "-c", _READER, str(path), "40"],
+                                  capture_output=True, text=True, timeout=60, check=True)
+    confirmed = int(out.stdout)
+    await journal.append([report("d", n) for n in range(40, 60)], protocol="kuzet")  # 60 > 50, but 40 are done
+    async with asyncio.timeout(10):  # the writer releases just after the commit that acknowledged
+        while journal.backlog != 60 - confirmed:  # noqa: ASYNC110 - polls a counter set by another thread
+            await asyncio.sleep(0.01)
+    with sqlite3.connect(path) as conn:
+        left = conn.execute('SELECT MIN("offset"), COUNT(*) FROM journal').fetchone()
+    assert left == (confirmed + 1, 20)  # the confirmed rows are gone, the rest kept
+    await journal.close()
+
+
 @pytest.mark.nats
 async def test_nats_journal_keeps_device_order_per_partition_and_drops_resent_frames() -> None:
     journal = NatsJournal("nats://127.0.0.1:4222", stream=f"KZT_TEST_{uuid.uuid4().hex[:8].upper()}", partitions=2)

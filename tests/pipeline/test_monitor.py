@@ -344,3 +344,34 @@ async def test_proximity_is_decided_when_the_protected_persons_device_hashes_to_
         engine.dispose()
         if kind == "nats":
             drop_pg_database(db_url)
+
+
+def test_a_batch_of_upserts_hooks_exactly_the_raised_alerts(sessions: sessionmaker[Session]) -> None:
+    """The monitor upserts a batch of episodes in one statement; the workflow hook (incident, notifications)
+    must run for the raised ones, each on its own row, and for no other."""
+    from kuzet.alerts.models import IncidentAlert
+    from kuzet.domain.alerts import AlertEpisode
+    from kuzet.domain.enums import Severity
+    from kuzet.monitor.service import Owner, episode_key, upsert_alerts
+
+    seed(sessions)
+    with sessions() as s:
+        view = load_plan(s)
+    codes = sorted(view.subject_owner)[:3]
+    older = AlertEpisode(codes[0], AlertType.STRAP_TAMPER, T0, T0, Severity.HIGH, device="d-0")
+    with transaction(sessions) as s:  # already stored before the batch: an update, not a raise
+        upsert_alerts(s, [older], view.subject_owner)
+    batch = [older.closed(T0 + timedelta(minutes=1)),
+             AlertEpisode(codes[1], AlertType.CASE_TAMPER, T0 + timedelta(seconds=5), T0, Severity.HIGH, device="d-1"),
+             AlertEpisode(codes[2], AlertType.BATTERY_CRITICAL, T0 + timedelta(seconds=9), T0, Severity.LOW,
+                          device="d-2")]
+    raised = {episode_key(batch[2]), episode_key(batch[1])}
+    with transaction(sessions) as s:
+        assert upsert_alerts(s, batch, view.subject_owner, raised=raised, now=T0) == 3
+    with sessions() as s:
+        rows = {(a.subject_code, a.type): a for a in s.execute(select(AlertRecord)).scalars()}
+        hooked = set(s.execute(select(IncidentAlert.alert_id)).scalars())
+    assert len(rows) == 3
+    assert rows[(codes[0], "strap_tamper")].end == T0 + timedelta(minutes=1)  # updated in place
+    assert hooked == {rows[(codes[1], "case_tamper")].id, rows[(codes[2], "battery_critical")].id}
+    assert all(isinstance(o, Owner) for o in view.subject_owner.values())

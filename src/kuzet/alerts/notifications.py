@@ -194,12 +194,25 @@ def queue_delivery(session: Session, *, alert: AlertRecord | None, channel: Chan
     return row
 
 
-def matching_subscriptions(session: Session, alert: AlertRecord, event: str) -> list[Subscription]:
-    rows = session.execute(select(Subscription).where(
-        Subscription.active.is_(True),
-        or_(Subscription.region_id.is_(None), Subscription.region_id == alert.region_id),
-        or_(Subscription.person_id.is_(None), Subscription.person_id == alert.person_id),
-    ).order_by(Subscription.id)).scalars().all()
+def active_subscriptions(session: Session) -> list[Subscription]:
+    """Every active subscription, once, for a batch of alerts (``matching_subscriptions(..., among=...)``)."""
+    return list(session.execute(select(Subscription).where(Subscription.active.is_(True))
+                                .order_by(Subscription.id)).scalars())
+
+
+def matching_subscriptions(session: Session, alert: AlertRecord, event: str,
+                           among: Sequence[Subscription] | None = None) -> list[Subscription]:
+    """The active subscriptions that want ``event`` on ``alert``; from ``among`` (the active subscriptions,
+    loaded once for a batch of alerts) when given, else from the database."""
+    if among is None:
+        rows: Sequence[Subscription] = session.execute(select(Subscription).where(
+            Subscription.active.is_(True),
+            or_(Subscription.region_id.is_(None), Subscription.region_id == alert.region_id),
+            or_(Subscription.person_id.is_(None), Subscription.person_id == alert.person_id),
+        ).order_by(Subscription.id)).scalars().all()
+    else:
+        rows = [sub for sub in among if sub.active and sub.region_id in (None, alert.region_id)
+                and sub.person_id in (None, alert.person_id)]
     base_event = event.split(":", 1)[0]
     out = []
     for sub in rows:
@@ -214,11 +227,12 @@ def matching_subscriptions(session: Session, alert: AlertRecord, event: str) -> 
 
 
 def queue_event(session: Session, alert: AlertRecord, event: str, now: datetime,
-                transports: Transports | None = None) -> list[Delivery]:
+                transports: Transports | None = None, subscriptions: Sequence[Subscription] | None = None
+                ) -> list[Delivery]:
     """Queue the messages every matching subscription wants for ``event`` on ``alert``."""
     transports = transports or Transports.from_settings()
     queued = []
-    for sub in matching_subscriptions(session, alert, event):
+    for sub in matching_subscriptions(session, alert, event, subscriptions):
         channel = Channel(sub.channel)
         payload = _payload(alert, event, channel, transports)
         row = queue_delivery(session, alert=alert, channel=channel, recipient=sub.address, event=event,
@@ -274,21 +288,24 @@ def queue_escalation(session: Session, alert: AlertRecord, event_row: Escalation
 
 
 # -- the dispatcher ------------------------------------------------------------------------------------------
-def queue_raised(session: Session, alert: AlertRecord, now: datetime, transports: Transports | None = None
-                 ) -> list[Delivery]:
+def queue_raised(session: Session, alert: AlertRecord, now: datetime, transports: Transports | None = None,
+                 subscriptions: Sequence[Subscription] | None = None) -> list[Delivery]:
     """Queue what a raised alert sends: the protected person's warning (proximity) first, then subscribers'."""
     transports = transports or Transports.from_settings()
     queued: list[Delivery] = []
     if alert.type == "proximity":
         queued += warn_protected_person(session, alert, now, transports=transports)
-    queued += queue_event(session, alert, NotificationEvent.RAISED.value, now, transports)
+    queued += queue_event(session, alert, NotificationEvent.RAISED.value, now, transports, subscriptions)
     return queued
 
 
 def on_alert_raised(session: Session, alert_id: int, now: datetime, *, transports: Transports | None = None,
-                    send: bool = True) -> list[Delivery]:
+                    send: bool = True, subscriptions: Sequence[Subscription] | None = None) -> list[Delivery]:
     """Called by the live monitor when an alert is raised: group it into its incident, queue the messages
-    (a proximity alert's protected person first) and, with ``send``, try them at once. Idempotent."""
+    (a proximity alert's protected person first) and, with ``send``, try them at once. Idempotent.
+
+    ``subscriptions``: :func:`active_subscriptions`, loaded once by a caller that raises many alerts in one
+    transaction (the monitor), instead of one query per alert."""
     from .workflow import group_into_incident
 
     if now.tzinfo is None:
@@ -299,7 +316,7 @@ def on_alert_raised(session: Session, alert_id: int, now: datetime, *, transport
     if alert is None:
         raise LookupError(f"alert {alert_id} not found")
     group_into_incident(session, alert)
-    queued = queue_raised(session, alert, now, transports)
+    queued = queue_raised(session, alert, now, transports, subscriptions)
     if send:
         for row in queued:
             attempt(session, row, now, transports)

@@ -42,7 +42,9 @@ def register(app: typer.Typer) -> None:
             await gateway.stop()
             await sink.close()
 
-        asyncio.run(main())
+        from kuzet.pipeline.service import run_service
+
+        run_service(main())
 
     @app.command("device-command")
     def device_command(

@@ -25,6 +25,9 @@ from .sink import ReportSink
 
 log = logging.getLogger("kuzet.gateway")
 
+#: Bytes of replies a device may leave unread before the connection waits for it to read them.
+_WRITE_BACKLOG = 64 * 1024
+
 
 class Refused(Exception):
     """Close the connection: ``reason`` says why (and ``reply`` is written first, if any)."""
@@ -392,10 +395,15 @@ async def run_connection(session: Session, reader: asyncio.StreamReader, writer:
                 return
             if reply:
                 writer.write(reply)
-                try:
-                    async with asyncio.timeout(limits.idle_timeout_s):
-                        await writer.drain()
-                except (TimeoutError, ConnectionError, OSError):
+                # An ACK is a few bytes: wait for the socket only when replies pile up unread (a device that
+                # does not read), not on every frame.
+                if writer.transport.get_write_buffer_size() > _WRITE_BACKLOG:
+                    try:
+                        async with asyncio.timeout(limits.idle_timeout_s):
+                            await writer.drain()
+                    except (TimeoutError, ConnectionError, OSError):
+                        return
+                elif writer.transport.is_closing():
                     return
 
 

@@ -26,6 +26,9 @@ from kuzet.domain.reports import DeviceReport
 from .base import DEFAULT_PARTITIONS, JournalEntry, JournalUnavailable, Routing, decode_report, encode_report
 
 STREAM = "embedded"
+#: How often a reader that is not woken by a commit in its own process (the monitor process of ``kuzet serve``)
+#: looks for new rows: a bound on what it adds to the time from arrival to alert.
+POLL_S = 0.02
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS journal (
@@ -82,6 +85,8 @@ class EmbeddedJournal(Routing):
         self._thread: threading.Thread | None = None
         self._head = 0
         self._confirmed: dict[str, int] = {}
+        #: The lowest confirmed offset (kept up to date: the backlog is checked on every append).
+        self._low = 0
         self._lock = threading.Lock()
         self._failure: Exception | None = None
         self.links = {}
@@ -94,7 +99,8 @@ class EmbeddedJournal(Routing):
         conn = _connect(self.path)
         conn.executescript(_SCHEMA)
         self._head = conn.execute('SELECT COALESCE(MAX("offset"), 0) FROM journal').fetchone()[0]
-        self._confirmed = dict(conn.execute('SELECT name, "offset" FROM journal_confirmed').fetchall())
+        for name, offset in conn.execute('SELECT name, "offset" FROM journal_confirmed').fetchall():
+            self._confirm(name, offset)
         self._thread = threading.Thread(target=self._writer, args=(conn,), name="journal-writer", daemon=True)
         self._thread.start()
 
@@ -109,8 +115,7 @@ class EmbeddedJournal(Routing):
     @property
     def backlog(self) -> int:
         """Records appended but not yet confirmed by every reader that has confirmed anything."""
-        low = min(self._confirmed.values(), default=0)
-        return self._head - low
+        return self._head - self._low
 
     async def append(self, reports: Sequence[DeviceReport], *, protocol: str) -> None:
         if not reports:
@@ -162,8 +167,13 @@ class EmbeddedJournal(Routing):
                 with contextlib.suppress(sqlite3.Error):
                     conn.execute("ROLLBACK")
                 error = JournalUnavailable(f"embedded journal {self.path}: {exc}")
+            # One wake-up per event loop for the whole commit, not one per frame: each call_soon_threadsafe
+            # writes to the loop's self-pipe, and a commit carries hundreds of frames.
+            by_loop: dict[asyncio.AbstractEventLoop, list[asyncio.Future[None]]] = {}
             for b in batches:
-                b.loop.call_soon_threadsafe(_settle, b.done, error)
+                by_loop.setdefault(b.loop, []).append(b.done)
+            for loop, futures in by_loop.items():
+                loop.call_soon_threadsafe(_settle, futures, error)
             if error is None:
                 with self._lock:
                     waiters = list(self.stats.waiters)
@@ -176,20 +186,24 @@ class EmbeddedJournal(Routing):
         conn.close()
 
     def _release(self, conn: sqlite3.Connection) -> None:
-        """Delete rows that every known reader has checkpointed (in chunks, so appends are not held up)."""
-        if not self._confirmed:
-            return
-        low = min(self._confirmed.values())
+        """Delete rows that every known reader has checkpointed.
+
+        Readers in this process confirm in memory, readers in other processes (``kuzet serve``'s monitor
+        process) in ``journal_confirmed``: both are merged here, each name keeping its highest offset.
+        """
         try:
             conn.execute("BEGIN IMMEDIATE")
-            conn.executemany('INSERT INTO journal_confirmed (name, "offset") VALUES (?, ?) '
-                             'ON CONFLICT(name) DO UPDATE SET "offset" = excluded."offset"',
-                             list(self._confirmed.items()))
-            conn.execute('DELETE FROM journal WHERE "offset" <= ?', (low,))
+            _record_confirmed(conn, list(self._confirmed.items()))
+            stored = dict(conn.execute('SELECT name, "offset" FROM journal_confirmed').fetchall())
+            if stored:
+                conn.execute('DELETE FROM journal WHERE "offset" <= ?', (min(stored.values()),))
             conn.execute("COMMIT")
         except sqlite3.Error:
             with contextlib.suppress(sqlite3.Error):
                 conn.execute("ROLLBACK")
+            return
+        for name, offset in stored.items():
+            self._confirm(name, offset)
 
     # -- reading -------------------------------------------------------------------------------------
     async def reader(self, name: str, partitions: Sequence[int] | None,
@@ -199,24 +213,32 @@ class EmbeddedJournal(Routing):
         reader = EmbeddedReader(self, name, partitions, start_after.get(STREAM, 0))
         with self._lock:
             self.stats.waiters.append((asyncio.get_running_loop(), reader.wakeup))
-        self._confirmed.setdefault(name, start_after.get(STREAM, 0))
+        self._confirm(name, start_after.get(STREAM, 0))
         return reader
 
     def _confirm(self, name: str, offset: int) -> None:
         self._confirmed[name] = max(offset, self._confirmed.get(name, 0))
+        self._low = min(self._confirmed.values())
 
     def _forget(self, reader: EmbeddedReader) -> None:
         with self._lock:
             self.stats.waiters = [w for w in self.stats.waiters if w[1] is not reader.wakeup]
 
 
-def _settle(done: asyncio.Future[None], error: Exception | None) -> None:
-    if done.done():
-        return
-    if error is None:
-        done.set_result(None)
-    else:
-        done.set_exception(error)
+def _record_confirmed(conn: sqlite3.Connection, offsets: Sequence[tuple[str, int]]) -> None:
+    """Upsert readers' confirmed offsets; an offset never goes back (a stale copy cannot undo a newer one)."""
+    conn.executemany('INSERT INTO journal_confirmed (name, "offset") VALUES (?, ?) ON CONFLICT(name) '
+                     'DO UPDATE SET "offset" = MAX("offset", excluded."offset")', offsets)
+
+
+def _settle(futures: Sequence[asyncio.Future[None]], error: Exception | None) -> None:
+    for done in futures:
+        if done.done():
+            continue
+        if error is None:
+            done.set_result(None)
+        else:
+            done.set_exception(error)
 
 
 class EmbeddedReader:
@@ -255,11 +277,29 @@ class EmbeddedReader:
                 return []
             with contextlib.suppress(TimeoutError):
                 # Woken by a commit in this process; polls for writers in other processes.
-                await asyncio.wait_for(self.wakeup.wait(), timeout=min(remaining, 0.05))
+                await asyncio.wait_for(self.wakeup.wait(), timeout=min(remaining, POLL_S))
 
     async def confirm(self, offsets: Mapping[str, int]) -> None:
-        if STREAM in offsets:
-            self.journal._confirm(self.name, offsets[STREAM])
+        """Record that everything up to the offset is checkpointed: in memory for a writer in this process,
+        and in the file for a writer in another (it runs rarely: once per monitor checkpoint)."""
+        if STREAM not in offsets:
+            return
+        offset = offsets[STREAM]
+        self.journal._confirm(self.name, offset)
+        await asyncio.to_thread(self._record, offset)
+
+    def _record(self, offset: int) -> None:
+        conn = _connect(self.journal.path)
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            _record_confirmed(conn, [(self.name, offset)])
+            conn.execute("COMMIT")
+        except sqlite3.Error:
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
+            raise
+        finally:
+            conn.close()
 
     async def close(self) -> None:
         self.journal._forget(self)

@@ -22,6 +22,7 @@ from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from typing import Any
 
+import msgspec
 import orjson
 
 from kuzet.domain.reports import DeviceReport
@@ -38,6 +39,16 @@ from .base import (
 )
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
+
+
+class _Message(msgspec.Struct):
+    """One published message: the protocol and the device's reports, each kept as its raw journal body."""
+
+    p: str
+    r: list[msgspec.Raw]
+
+
+_MESSAGE = msgspec.json.Decoder(_Message)
 
 
 def device_token(device: str) -> str:
@@ -175,9 +186,9 @@ class NatsReader:
         key = stream_key(p)
         for msg in msgs:
             seq = msg.metadata.sequence.stream
-            body = orjson.loads(msg.data)
-            for raw in body["r"]:
-                out.append(JournalEntry(key, seq, body["p"], decode_report(raw)))
+            body = _MESSAGE.decode(msg.data)
+            for raw in body.r:
+                out.append(JournalEntry(key, seq, body.p, decode_report(bytes(raw))))
             self._unacked[p].append((seq, msg))
         return out
 

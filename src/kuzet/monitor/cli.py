@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import typer
 
 
@@ -14,12 +12,12 @@ def register(app: typer.Typer) -> None:
         journal_partitions: int = typer.Option(None, help="Number of device partitions in the journal"),
     ) -> None:
         """Run the device gateway alone, writing into the journal (KUZET_JOURNAL_URL=nats://...)."""
-        from kuzet.pipeline.service import options_from_env, run_pipeline
+        from kuzet.pipeline.service import options_from_env, run_pipeline, run_service
         from kuzet.settings import get_settings
 
         options = options_from_env(web=False, gateway=True, monitor=False, stream=stream,
                                    journal_partitions=journal_partitions)
-        asyncio.run(run_pipeline(get_settings(), options))
+        run_service(run_pipeline(get_settings(), options))
 
     @app.command()
     def monitor(
@@ -28,9 +26,11 @@ def register(app: typer.Typer) -> None:
         journal_partitions: int = typer.Option(None, help="Number of device partitions in the journal"),
         alert_worker: bool = typer.Option(False, help="Also run the alert worker and the periodic jobs (only in a "
                                           "deployment without kuzet serve: exactly one process may run them)"),
+        parent_pid: int = typer.Option(None, hidden=True, help="Exit when this process is gone (kuzet serve's "
+                                       "monitor process)"),
     ) -> None:
         """Run a monitor over some journal partitions: engine, positions, alert episodes, checkpoints."""
-        from kuzet.pipeline.service import options_from_env, parse_partitions, run_pipeline
+        from kuzet.pipeline.service import options_from_env, parse_partitions, run_pipeline, run_service
         from kuzet.settings import get_settings
 
         options = options_from_env(web=False, gateway=False, monitor=True, stream=stream,
@@ -41,5 +41,5 @@ def register(app: typer.Typer) -> None:
             raise typer.BadParameter(str(exc)) from None
         options = options_from_env(web=False, gateway=False, monitor=True, stream=stream,
                                    journal_partitions=journal_partitions, partitions=chosen,
-                                   alert_worker=alert_worker)
-        asyncio.run(run_pipeline(get_settings(), options))
+                                   alert_worker=alert_worker, parent_pid=parent_pid)
+        run_service(run_pipeline(get_settings(), options))

@@ -31,7 +31,7 @@ from sqlalchemy import Text, cast, func, select
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from kuzet.alerts.absences import absences_fingerprint
-from kuzet.alerts.notifications import on_alert_raised
+from kuzet.alerts.notifications import active_subscriptions, on_alert_raised
 from kuzet.domain.alerts import AlertEpisode
 from kuzet.domain.plan import MonitoringPlan
 from kuzet.engine.core import fire_due
@@ -139,24 +139,38 @@ def upsert_alerts(session: Session, episodes: Sequence[AlertEpisode], owners: di
     stmt = stmt.on_conflict_do_update(
         index_elements=["subject_code", "type", "target_key", "start"],
         set_={name: stmt.excluded[name] for name in ("end", "severity", "confidence", "late", "evidence", "rule",
-                                                      "device")}).returning(AlertRecord.id)
-    ids: dict[tuple[Any, ...], int] = {}
-    for key, ep in latest.items():
+                                                      "device")},
+    ).returning(AlertRecord.id, sort_by_parameter_order=True)
+    params = []
+    for ep in latest.values():
         owner = owners.get(ep.subject)
-        ids[key] = session.execute(stmt, {
+        params.append({
             "person_id": owner.person_id if owner else None, "region_id": owner.region_id if owner else None,
             "subject_code": ep.subject, "device": ep.device, "type": ep.type.value, "target": ep.target,
             "target_key": ep.target or "", "start": ep.start, "end": ep.end, "raised_at": ep.raised_at,
             "severity": ep.severity.value, "confidence": ep.confidence, "late": ep.late,
             "evidence": list(ep.evidence), "rule": ep.rule, "status": "new", "outcome_note": "",
             "created_at": created,
-        }).scalar_one()
-    for key in sorted(k for k in ids if raised and k in raised):
+        })
+    # One statement for the batch (SQLAlchemy's "insertmanyvalues"), the ids back in the order of ``params``.
+    returned = session.execute(stmt, params).scalars().all() if len(params) > 1 else \
+        [session.execute(stmt, params[0]).scalar_one()]
+    ids: dict[tuple[Any, ...], int] = dict(zip(latest, returned, strict=True))
+    hooked = sorted(k for k in ids if raised and k in raised)
+    if hooked:
+        # Loaded once for the batch: the raised alerts (so that each hook finds its row without a query) and
+        # the active subscriptions (one query, not one per alert).
+        loaded = session.execute(select(AlertRecord).where(AlertRecord.id.in_([ids[k] for k in hooked]))
+                                 ).scalars().all()  # held: the session keeps only what is referenced
+        subscriptions = active_subscriptions(session)
+    for key in hooked:
         try:
             with session.begin_nested():
-                on_alert_raised(session, ids[key], now or created, send=False)
+                on_alert_raised(session, ids[key], now or created, send=False, subscriptions=subscriptions)
         except Exception:
             log.exception("queueing the notifications of alert %s failed; the alert worker will retry", ids[key])
+    if hooked:
+        del loaded
     return len(ids)
 
 

@@ -177,3 +177,142 @@ async def drive(reports: Sequence[DeviceReport], speaker: Speaker, host: str, po
     await asyncio.gather(*tasks)
     result.finished = time.perf_counter()
     return result
+
+
+@dataclass
+class BlastResult:
+    frames: int = 0
+    acknowledged: int = 0
+    ack_latencies: list[float] = field(default_factory=list)
+    started: float = 0.0
+    finished: float = 0.0
+
+
+class _TeltonikaLink(asyncio.Protocol):
+    """One device's connection for :func:`blast`: IMEI login, then one frame in flight at a time."""
+
+    def __init__(self, device: str, result: BlastResult, failed: asyncio.Future[None]) -> None:
+        from kuzet.gateway.codecs import teltonika
+
+        self.login = teltonika.encode_login(device)
+        self.accept = teltonika.LOGIN_ACCEPT
+        self.device = device
+        self.result = result
+        self.failed = failed
+        self.queue: deque[tuple[bytes, int]] = deque()
+        self.inflight: tuple[int, float] | None = None
+        self.logged_in = False
+        self.buf = bytearray()
+        self.transport: Any = None
+        self.idle = asyncio.Event()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport
+        self.transport.write(self.login)
+
+    def _fail(self, why: str) -> None:
+        if not self.failed.done():
+            self.failed.set_exception(ConnectionError(f"device {self.device}: {why}"))
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.queue or self.inflight is not None:
+            self._fail(f"connection lost with frames unacknowledged ({exc})")
+
+    def data_received(self, data: bytes) -> None:
+        self.buf += data
+        if not self.logged_in:
+            if self.buf[:1] != self.accept:
+                self._fail("login refused")
+                return
+            del self.buf[:1]
+            self.logged_in = True
+            self._send()
+        while self.inflight is not None and len(self.buf) >= 4:
+            count = int.from_bytes(self.buf[:4], "big")
+            del self.buf[:4]
+            expected, sent = self.inflight
+            if count != expected:
+                self._fail(f"acknowledged {count} records of {expected}")
+                return
+            self.inflight = None
+            self.result.frames += 1
+            self.result.acknowledged += count
+            self.result.ack_latencies.append(time.perf_counter() - sent)
+            self._send()
+
+    def push(self, frame: bytes, records: int) -> None:
+        self.queue.append((frame, records))
+        self.idle.clear()
+        if self.logged_in and self.inflight is None:
+            self._send()
+
+    def _send(self) -> None:
+        if not self.queue:
+            self.idle.set()
+            return
+        frame, records = self.queue.popleft()
+        self.inflight = (records, time.perf_counter())
+        assert self.transport is not None
+        self.transport.write(frame)
+
+
+async def blast(reports: Sequence[DeviceReport], host: str, port: int, *, records_per_frame: int = 1,
+                rate: float | None = None) -> BlastResult:
+    """Send ``reports`` over Teltonika TCP as a load generator: frames encoded before the clock starts, one
+    connection per device driven by callbacks (no task per device), one frame in flight per device.
+
+    For benchmarks, where the fleet's own cost would otherwise be counted against the gateway's: it does not
+    reconnect or resend (any refusal or lost connection fails the run; :func:`drive` is the careful fleet the
+    fault tests use). ``rate`` paces frames at that many reports a second. Returns when every frame is
+    acknowledged."""
+    from kuzet.gateway.codecs import teltonika
+
+    loop = asyncio.get_running_loop()
+    result = BlastResult()
+    failed: asyncio.Future[None] = loop.create_future()
+    per_device: dict[str, list[DeviceReport]] = defaultdict(list)
+    for r in reports:
+        per_device[r.device].append(r)
+    # Frames in arrival order: each device's reports cut into frames, the frames interleaved as they arrive.
+    frames: list[tuple[str, bytes, int]] = []
+    cursor = {d: 0 for d in per_device}
+    for r in reports:
+        start = cursor[r.device]
+        mine = per_device[r.device]
+        if start >= len(mine) or mine[start] is not r:
+            continue
+        batch = mine[start : start + records_per_frame]
+        cursor[r.device] = start + len(batch)
+        frames.append((r.device, teltonika.encode_avl(batch), len(batch)))
+    links: dict[str, _TeltonikaLink] = {}
+    gate = asyncio.Semaphore(200)
+
+    async def connect(device: str) -> None:
+        async with gate:
+            link = _TeltonikaLink(device, result, failed)
+            await loop.create_connection(lambda: link, host, port)
+            links[device] = link
+
+    await asyncio.gather(*(connect(d) for d in per_device))
+    result.started = time.perf_counter()
+    sent = 0
+    for device, frame, records in frames:
+        if rate is not None:
+            delay = result.started + sent / rate - time.perf_counter()
+            if delay > 0.002:
+                await asyncio.sleep(delay)
+            if failed.done():
+                break
+        links[device].push(frame, records)
+        sent += records
+    waiting: asyncio.Future[Any] = asyncio.ensure_future(asyncio.gather(*(link.idle.wait()
+                                                                          for link in links.values())))
+    await asyncio.wait([waiting, failed], return_when=asyncio.FIRST_COMPLETED)
+    result.finished = time.perf_counter()
+    for link in links.values():
+        if link.transport is not None:
+            link.transport.close()
+    if failed.done():
+        waiting.cancel()
+        failed.result()
+    return result
