@@ -300,8 +300,48 @@ def pct(values: list[float], q: float) -> float:
     return values[min(len(values) - 1, int(len(values) * q))] if values else float("nan")
 
 
+def bare_server(port: int) -> None:
+    """The reference: a Teltonika peer that only frames and acknowledges (no decoding, no journal, no
+    monitor), on uvloop in its own process. What it sustains is what this machine's sockets, event loop and
+    load generator allow, against which the gateway's figures can be read."""
+    import uvloop
+
+    class Peer(asyncio.Protocol):
+        def connection_made(self, transport: Any) -> None:
+            self.transport, self.buf, self.logged_in = transport, bytearray(), False
+
+        def data_received(self, data: bytes) -> None:
+            self.buf += data
+            if not self.logged_in and len(self.buf) >= 2:
+                size = 2 + int.from_bytes(self.buf[:2], "big")
+                if len(self.buf) >= size:
+                    del self.buf[:size]
+                    self.logged_in = True
+                    self.transport.write(b"\x01")
+            while self.logged_in and len(self.buf) >= 12:
+                size = 12 + int.from_bytes(self.buf[4:8], "big")
+                if len(self.buf) < size:
+                    break
+                count = self.buf[9]
+                del self.buf[:size]
+                self.transport.write(count.to_bytes(4, "big"))
+
+    async def main() -> None:
+        server = await asyncio.get_running_loop().create_server(Peer, "127.0.0.1", port, backlog=4096)
+        print('{"event": "ready"}', flush=True)
+        await server.serve_forever()
+
+    uvloop.run(main())
+
+
 def e2e_layout(kind: str, tmp: str, url: str, wearers: int) -> tuple[list[subprocess.Popen[str]], int]:
     port = free_port()
+    if kind == "bare":
+        proc = subprocess.Popen([sys.executable, __file__, "--bare-server", str(port)], text=True,
+                                stdout=subprocess.PIPE)
+        assert proc.stdout is not None
+        proc.stdout.readline()
+        return [proc], port
     env = dict(os.environ, KUZET_VAR_DIR=tmp, KUZET_DATABASE_URL=url, KUZET_PORT=str(free_port()),
                KUZET_GATEWAY_TELTONIKA_PORT=str(port), KUZET_GATEWAY_MQTT="off", KUZET_JOURNAL_URL="embedded")
     for name in OTHER_LISTENERS:
@@ -318,7 +358,7 @@ def e2e_layout(kind: str, tmp: str, url: str, wearers: int) -> tuple[list[subpro
     return procs, port
 
 
-LAYOUTS = ("embedded", "embedded-one-process", "nats+postgresql")
+LAYOUTS = ("bare", "embedded", "embedded-one-process", "nats+postgresql")
 
 
 def run_e2e(quick: bool, layouts: tuple[str, ...] = LAYOUTS) -> None:
@@ -329,7 +369,7 @@ def run_e2e(quick: bool, layouts: tuple[str, ...] = LAYOUTS) -> None:
         for per_frame, count in ((10, 20_000 if quick else 60_000), (1, 10_000 if quick else 30_000)):
             with contextlib.ExitStack() as stack:
                 tmp = tempfile.mkdtemp()
-                url = (f"sqlite:///{tmp}/kuzet.db" if kind.startswith("embedded")
+                url = (f"sqlite:///{tmp}/kuzet.db" if kind.startswith("embedded") or kind == "bare"
                        else stack.enter_context(pg_database()))
                 procs, port = e2e_layout(kind, tmp, url, wearers)
                 try:
@@ -337,14 +377,17 @@ def run_e2e(quick: bool, layouts: tuple[str, ...] = LAYOUTS) -> None:
                     t = time.perf_counter()
                     result = run_async(blast(reps, "127.0.0.1", port, records_per_frame=per_frame))
                     acked = time.perf_counter() - t
-                    while store_count(url) < count and time.perf_counter() - t < 600:
+                    while kind != "bare" and store_count(url) < count and time.perf_counter() - t < 600:
                         time.sleep(0.2)
                     done = time.perf_counter() - t
                 finally:
                     stop(procs)
                 row(f"e2e {kind}, {per_frame} record(s)/frame, acknowledged", f"{count / acked:,.0f} reports/s",
                     f"(ACK p99 {pct(sorted(result.ack_latencies), 0.99) * 1000:.0f} ms)")
-                row(f"e2e {kind}, {per_frame} record(s)/frame, stored", f"{count / done:,.0f} reports/s")
+                if kind != "bare":
+                    row(f"e2e {kind}, {per_frame} record(s)/frame, stored", f"{count / done:,.0f} reports/s")
+        if kind == "bare":
+            continue
         # arrival-to-alert at 3,300 reports a second
         seconds = 10 if quick else 30
         with contextlib.ExitStack() as stack:
@@ -356,8 +399,8 @@ def run_e2e(quick: bool, layouts: tuple[str, ...] = LAYOUTS) -> None:
                 count = 3300 * seconds
                 reps = reports_for(wearers, count, start=datetime.now(UTC) - timedelta(hours=3), violating_every=5)
                 t = time.perf_counter()
-                run_async(blast(reps, "127.0.0.1", port, records_per_frame=1, rate=3300))
-                sent = time.perf_counter() - t
+                paced = run_async(blast(reps, "127.0.0.1", port, records_per_frame=1, rate=3300))
+                sent = paced.finished - paced.started  # from the first frame to the last ACK
                 while store_count(url) < count and time.perf_counter() - t < 600:
                     time.sleep(0.2)
                 time.sleep(2)
@@ -375,9 +418,19 @@ def main() -> None:
     parser.add_argument("--only", default="journal,monitor,e2e", help="journal,monitor,e2e,layout")
     parser.add_argument("--layout", action="store_true", help="only the positions-layout measurement")
     parser.add_argument("--e2e", default="all", help=f"end-to-end layouts, comma-separated: {', '.join(LAYOUTS)}")
+    parser.add_argument("--bare-server", type=int, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.bare_server is not None:
+        bare_server(args.bare_server)
+        return
     parts = {"layout"} if args.layout else set(args.only.split(","))
-    print(f"pipeline benchmark on {os.cpu_count()} cores, Python {sys.version.split()[0]}")
+    import timeit
+
+    speed = min(timeit.repeat("sum(range(1000))", number=2000, repeat=5)) / 2000 * 1e6
+    print(f"pipeline benchmark on {os.cpu_count()} cores, Python {sys.version.split()[0]}; machine speed: "
+          f"sum(range(1000)) takes {speed:.1f} µs (lower is faster)")
+    row("machine speed: sum(range(1000))", f"{speed:.1f} µs", "higher means a slower or busier machine: compare "
+        "runs by it")
     if "journal" in parts:
         asyncio.run(bench_journal(args.quick))
     if "monitor" in parts:

@@ -8,11 +8,11 @@ ten records a frame. It prints, beside each other in the same run:
 
 - **gateway only** (baseline): the same frames acknowledged by ``kuzet gateway-store``, which writes straight
   to the store and evaluates nothing;
-- **full pipeline**: acknowledged by ``kuzet serve`` and then stored and evaluated by the monitor, first as
-  fast as the service acknowledges, then paced at ``--rate`` reports a second (default 3,300: 50,000 wearers
-  at one report every 15 s), where the ACK latency is the figure to read;
-- **two processes**: the same on one machine with the monitor apart (``kuzet serve --no-monitor`` and
-  ``kuzet monitor`` sharing the embedded journal file), so that gateway and monitor each get a core.
+- **full pipeline**: acknowledged by ``kuzet serve`` as shipped (gateway and journal, with its monitor in a
+  child process on the embedded journal file, so that gateway and monitor each get a core) and then stored
+  and evaluated by the monitor, first as fast as the service acknowledges, then paced at ``--rate`` reports a
+  second (default 3,300: 50,000 wearers at one report every 15 s), where the ACK latency is the figure to read;
+- **one process**: the same with ``kuzet serve --monitor-in-process``, everything on one core.
 
 Devices connect in waves of 2,000 (see ``WAVE``), each device keeping its buffer
 until acknowledged. Protected persons' phones are left out (their ids are not IMEIs, so they cannot log in
@@ -96,7 +96,7 @@ def run(kind: str, template: Path, reports: list[DeviceReport], per_frame: int, 
     devices = sorted({r.device for r in reports})
     waves = [set(devices[i : i + WAVE]) for i in range(0, len(devices), WAVE)]
     commands = {"gateway only": [["gateway-store"]], "full pipeline": [["serve", "--no-migrate"]],
-                "two processes": [["serve", "--no-migrate", "--no-monitor"], ["monitor"]]}[kind]
+                "one process": [["serve", "--no-migrate", "--monitor-in-process"]]}[kind]
     procs = [start(command, env, tmp) for command in commands]
     result = FleetResult()
     try:
@@ -121,7 +121,7 @@ def main() -> None:
     parser.add_argument("--bundle", type=Path, help="an existing `kuzet simulate --out` bundle")
     parser.add_argument("--wearers", type=int)
     parser.add_argument("--minutes", type=float)
-    parser.add_argument("--only", choices=["gateway only", "full pipeline", "two processes"])
+    parser.add_argument("--only", choices=["gateway only", "full pipeline", "one process"])
     parser.add_argument("--rate", type=float, default=3300.0,
                         help="reports a second offered in the paced run (50,000 wearers at one per 15 s)")
     args = parser.parse_args()
@@ -142,7 +142,7 @@ def main() -> None:
     print("| layout | offered | acknowledged | stored | ACK p50 | ACK p99 | waves |")
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
     layouts = [("gateway only", None), ("full pipeline", None), ("full pipeline", args.rate),
-               ("two processes", None), ("two processes", args.rate)]
+               ("one process", None), ("one process", args.rate)]
     for kind, rate in [x for x in layouts if not args.only or x[0] == args.only]:
         ack, stored, p50, p99, waves = run(kind, template, reports, 10, rate)
         offered = "as fast as acknowledged" if rate is None else f"{rate:,.0f} reports/s"
