@@ -130,16 +130,94 @@ def test_after_release_the_held_data_expires_like_any_other(
         assert result.within == [] and result.possibly_within == []
 
 
-def test_audit_entries_past_retention_are_reported_not_deleted(sessions: sessionmaker[Session]) -> None:
-    with sessions.begin() as session:
-        from kuzet.audit import record
+def test_the_audit_trail_is_pruned_from_its_start_and_still_verifies(sessions: sessionmaker[Session]) -> None:
+    """Expired audit entries go from the start of the chain; an entry under a court hold, and everything
+    after it, stays; the pruned chain verifies from its signed start, anchors taken before still hold, and
+    tampering afterwards is still found."""
+    from kuzet.audit import record
+    from kuzet.audit.anchor import verify_trail, write_anchor
+    from kuzet.audit.models import AuditChainStart
 
-        record(session, ADMIN, "read", "person", 1, purpose="old read", at=NOW - timedelta(days=400))
-        record(session, ADMIN, "read", "person", 1, purpose="new read", at=NOW - timedelta(days=1))
+    key = SETTINGS.secret_key
+    with sessions.begin() as session:
+        unit = organisation(session)
+        held_person = wearer(session, unit, "HELD", NOW - timedelta(days=900)).person.id
+        for days, person in ((800, None), (700, None), (600, held_person), (500, None), (10, None)):
+            record(session, ADMIN, "read", "person", 1, person_id=person, purpose=f"{days} days ago",
+                   at=NOW - timedelta(days=days))
+        write_anchor(session, key)
+        hold_id = place_hold(session, ADMIN, case_reference="CASE-7", reason="appeal", person_id=held_person).id
+    with sessions.begin() as session:
+        before = [e.purpose for e in session.execute(select(AuditEntry).order_by(AuditEntry.id)).scalars()]
         report = purge(session, now=NOW, settings=SETTINGS)
         audit = next(c for c in report.categories if c.category.value == "audit")
-        assert audit.deleted == 0 and audit.detail["expired_not_deleted"] == 1
+    with sessions() as session:
+        kept = [e.purpose for e in session.execute(select(AuditEntry).order_by(AuditEntry.id)).scalars()]
+        # The two entries before the held one are gone; the held one and the expired one after it stay.
+        assert kept[:3] == ["600 days ago", "500 days ago", "10 days ago"]
+        assert before[:2] == ["800 days ago", "700 days ago"] and before[2:] == kept[:len(before) - 2]
+        assert audit.deleted == 2 and audit.held == 1 and audit.detail["kept_for_chain"] == 1
         assert verify(session).ok
+        assert verify_trail(session, key).ok, verify_trail(session, key).problems
+        start = session.execute(select(AuditChainStart)).scalar_one()
+        assert start.deleted == 2 and start.deleted_total == 2
+
+    with sessions.begin() as session:  # the hold is released: the next purge takes the rest that expired
+        release_hold(session, ADMIN, hold_id, reason="appeal decided")
+        audit = next(c for c in purge(session, now=NOW, settings=SETTINGS).categories
+                     if c.category.value == "audit")
+        assert audit.deleted == 2 and audit.held == 0
+    with sessions() as session:
+        kept = [e.purpose for e in session.execute(select(AuditEntry).order_by(AuditEntry.id)).scalars()]
+        assert kept[0] == "10 days ago"
+        assert verify_trail(session, key).ok, verify_trail(session, key).problems
+        latest = session.execute(select(AuditChainStart).order_by(AuditChainStart.id.desc())).scalars().first()
+        assert latest is not None and latest.deleted_total == 4
+    with sessions.begin() as session:  # deleting the new first entry by hand is detected
+        first = session.execute(select(AuditEntry).order_by(AuditEntry.id).limit(1)).scalar_one()
+        session.delete(first)
+    with sessions() as session:
+        assert not verify(session).ok
+        assert not verify_trail(session, key).ok
+
+
+def test_a_forged_chain_start_is_detected_with_the_key(sessions: sessionmaker[Session]) -> None:
+    """Deleting the oldest entries by hand and writing a chain start without the key: the chain alone
+    then verifies, the signed check does not."""
+    from kuzet.audit import record
+    from kuzet.audit.anchor import verify_trail
+    from kuzet.audit.chain import start_mac
+    from kuzet.audit.models import AuditChainStart
+
+    with sessions.begin() as session:
+        for days in (30, 20, 10):
+            record(session, ADMIN, "read", "person", 1, purpose=f"{days}", at=NOW - timedelta(days=days))
+    with sessions.begin() as session:
+        first, second = session.execute(select(AuditEntry).order_by(AuditEntry.id).limit(2)).scalars().all()
+        session.add(AuditChainStart(at=NOW, first_entry_id=second.id, prev_hash=first.hash, deleted=1,
+                                    deleted_total=1, mac=start_mac("not-the-key", second.id, first.hash, 1)))
+        session.delete(first)
+    with sessions() as session:
+        assert verify(session).ok
+        problems = verify_trail(session, SETTINGS.secret_key).problems
+        assert any("chain start" in p for p in problems)
+
+
+def test_a_chain_that_does_not_verify_is_not_pruned(sessions: sessionmaker[Session]) -> None:
+    from kuzet.audit import record
+
+    with sessions.begin() as session:
+        for days in (800, 700, 10):
+            record(session, ADMIN, "read", "person", 1, purpose=f"{days}", at=NOW - timedelta(days=days))
+    with sessions.begin() as session:
+        entry = session.execute(select(AuditEntry).order_by(AuditEntry.id).limit(1)).scalar_one()
+        entry.purpose = "edited"  # tampering with an old entry
+    with sessions.begin() as session:
+        report = purge(session, now=NOW, settings=SETTINGS)
+        audit = next(c for c in report.categories if c.category.value == "audit")
+        assert audit.deleted == 0 and "does not verify" in audit.detail["refused"]
+    with sessions() as session:
+        assert session.execute(select(func.count()).select_from(AuditEntry)).scalar_one() == 4  # + the purge
 
 
 def test_a_hold_needs_a_case_reference_and_a_forward_range() -> None:

@@ -1,8 +1,9 @@
 """Anchoring and full verification of the audit trail (``kuzet audit verify``).
 
 :func:`write_anchor` signs the current head; :func:`verify_trail` checks the chain (via
-:func:`kuzet.audit.verify`) and then every anchor: its signature, and that the anchored entry still
-exists with the anchored hash and that the chain has at least as many rows as then. It never repairs or
+:func:`kuzet.audit.verify`), the signed starts that retention's pruning recorded, and then every anchor: its
+signature, and that the anchored entry still exists with the anchored hash (unless retention pruned it) and
+that the chain, with what retention pruned, has at least as many rows as then. It never repairs or
 rewrites anything: it only reports.
 """
 
@@ -18,8 +19,8 @@ from sqlalchemy.orm import Session
 
 from kuzet.store.models import AuditEntry
 
-from .chain import verify
-from .models import AuditAnchor
+from .chain import start_mac, verify
+from .models import AuditAnchor, AuditChainStart
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,18 +64,28 @@ def verify_trail(session: Session, key: str) -> TrailReport:
     chain = verify(session)
     if not chain.ok:
         problems.append(chain.reason)
+    starts = list(session.execute(select(AuditChainStart).order_by(AuditChainStart.id)).scalars())
+    for start in starts:
+        if not hmac.compare_digest(start.mac, start_mac(key, start.first_entry_id, start.prev_hash,
+                                                          start.deleted_total)):
+            problems.append(f"chain start {start.id}: signature does not match (a prune record altered or "
+                            "forged, or the wrong key)")
+    first_kept = starts[-1].first_entry_id if starts else 0
+    pruned = starts[-1].deleted_total if starts else 0
     count = session.execute(select(func.count()).select_from(AuditEntry)).scalar_one()
     anchors = list(session.execute(select(AuditAnchor).order_by(AuditAnchor.id)).scalars())
     for anchor in anchors:
         if not hmac.compare_digest(anchor.mac, _mac(key, anchor.last_entry_id, anchor.last_hash, anchor.entries)):
             problems.append(f"anchor {anchor.id}: signature does not match (anchor altered or wrong key)")
             continue
-        entry = session.get(AuditEntry, anchor.last_entry_id)
-        if entry is None:
-            problems.append(f"anchor {anchor.id}: entry {anchor.last_entry_id} is missing "
-                            "(the newest rows were deleted)")
-        elif entry.hash != anchor.last_hash:
-            problems.append(f"anchor {anchor.id}: entry {anchor.last_entry_id} has a different hash")
-        if count < anchor.entries:
-            problems.append(f"anchor {anchor.id}: the trail had {anchor.entries} entries, now {count}")
+        if anchor.last_entry_id >= first_kept:  # an anchor on a pruned entry vouches for the signed start
+            entry = session.get(AuditEntry, anchor.last_entry_id)
+            if entry is None:
+                problems.append(f"anchor {anchor.id}: entry {anchor.last_entry_id} is missing "
+                                "(the newest rows were deleted)")
+            elif entry.hash != anchor.last_hash:
+                problems.append(f"anchor {anchor.id}: entry {anchor.last_entry_id} has a different hash")
+        if count + pruned < anchor.entries:
+            problems.append(f"anchor {anchor.id}: the trail had {anchor.entries} entries, now {count}"
+                            + (f" and {pruned} pruned by retention" if pruned else ""))
     return TrailReport(not problems, count, len(anchors), tuple(problems))

@@ -24,3 +24,24 @@ class AuditAnchor(Base):
     last_hash: Mapped[str] = mapped_column(String(64))
     entries: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"))
     mac: Mapped[str] = mapped_column(String(64))
+
+
+class AuditChainStart(Base):
+    """Where the audit chain starts after retention pruned its oldest entries.
+
+    The first kept entry's ``prev_hash`` is the hash of the last deleted one; this row records both, with
+    the number of entries every prune so far has deleted, under an HMAC with the secret key. Verification
+    starts the chain there, so that a pruned trail still proves every kept entry, and a prefix deleted
+    without the key (no signed start for it) is still detected.
+    """
+
+    __tablename__ = "audit_chain_starts"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    first_entry_id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"))
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    #: Entries this prune deleted, and every prune so far (anchors taken before a prune count those too).
+    deleted: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"))
+    deleted_total: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"))
+    deleted_through: Mapped[datetime | None] = mapped_column(nullable=True)
+    mac: Mapped[str] = mapped_column(String(64))

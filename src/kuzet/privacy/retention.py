@@ -10,8 +10,10 @@ the record's time lies in the range.
 
 What this module must never do: delete anything newer than its category's cut-off, anything a hold
 protects, an alert that is still open, or a position a signed fitting record cites as its test report. The
-audit trail is hash-chained from its first entry, so expired audit entries are counted and reported but not
-deleted (see the decision record): pruning them needs a verified chain start the audit module does not have.
+audit trail is hash-chained, so it is pruned from its start only (:func:`kuzet.audit.chain.prune`): the
+oldest run of expired, unheld entries goes, the new start is recorded under a signature, and the rest still
+verifies; an expired entry that follows a held or unexpired one waits until the chain before it may go. A
+chain that does not verify is not pruned: that would destroy the evidence of the tampering.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from sqlalchemy import ColumnElement, and_, delete, exists, false, func, or_, se
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from kuzet.audit import SYSTEM, Actor, record
+from kuzet.audit.chain import prune
 from kuzet.settings import Settings, get_settings
 from kuzet.store.models import AlertAction, AlertRecord, AuditEntry, Base, DeviceReportRecord
 
@@ -268,17 +271,18 @@ def _purge_documents(session: Session, cutoff: datetime, holds: list[CourtHold])
                          {"tables": [FittingRecord.__tablename__]})
 
 
-def _count_audit(session: Session, cutoff: datetime, holds: list[CourtHold]) -> CategoryPurge:
+def _purge_audit(session: Session, cutoff: datetime, holds: list[CourtHold], key: str) -> CategoryPurge:
+    """Prune the audit trail's oldest entries (:func:`kuzet.audit.chain.prune`): only from its start, so that the
+    rest still verifies from a signed start; an entry under a court hold, and every entry after it, stays."""
     e = AuditEntry
-    expired = e.at < cutoff
-    n_held = int(session.execute(select(func.count()).where(
-        expired, held(holds, e.subject_person_id, e.at))).scalar() or 0)
-    n, oldest, newest = _span(session, e.at, and_(expired, ~held(holds, e.subject_person_id, e.at)))
-    return CategoryPurge(DataCategory.AUDIT, cutoff, 0, n_held, None, None,
-                         {"expired_not_deleted": n, "expired_oldest": oldest.isoformat() if oldest else None,
-                          "expired_newest": newest.isoformat() if newest else None,
-                          "why": "the audit trail is hash-chained from its first entry; pruning it needs a "
-                                 "verified chain start"})
+    protected = held(holds, e.subject_person_id, e.at)
+    n_held = int(session.execute(select(func.count()).where(e.at < cutoff, protected)).scalar() or 0)
+    pruned = prune(session, cutoff, key, keep=protected if holds else None)
+    detail: dict[str, Any] = {"kept_for_chain": max(0, pruned.kept_for_chain - n_held),
+                              "first_kept_id": pruned.first_kept_id}
+    if pruned.refused:
+        detail["refused"] = pruned.refused
+    return CategoryPurge(DataCategory.AUDIT, cutoff, pruned.deleted, n_held, pruned.oldest, pruned.newest, detail)
 
 
 def purge(session: Session, *, now: datetime | None = None, settings: Settings | None = None,
@@ -298,7 +302,7 @@ def purge(session: Session, *, now: datetime | None = None, settings: Settings |
         elif category is DataCategory.DOCUMENTS:
             result = _purge_documents(session, cutoff, holds)
         else:
-            result = _count_audit(session, cutoff, holds)
+            result = _purge_audit(session, cutoff, holds, settings.secret_key)
         results.append(result)
         session.add(PurgeLogEntry(run_id=run_id, category=category.value, cutoff=cutoff, deleted=result.deleted,
                                   oldest=result.oldest, newest=result.newest, held=result.held,
