@@ -55,3 +55,36 @@ async def test_the_monitor_process_is_restarted_and_dies_with_kuzet_serve(tmp_pa
         service.kill()  # kill -9 of serve: its monitor must not be left running beside a restarted serve
         await service.wait()
     await until(lambda: not alive(second), timeout_s=5)
+
+
+async def test_ctrl_c_stops_serve_and_its_monitor_without_a_restart(tmp_path: Path) -> None:
+    """Ctrl-C reaches the whole process group: the child leaves stopping to its parent, which then stops it
+    (not one restart in between), and both exit."""
+    import signal
+    import sys
+
+    import orjson
+
+    url = f"sqlite:///{tmp_path}/kuzet.db"
+    seed(url, 2)
+    log = tmp_path / "serve.log"
+    with log.open("wb") as stderr:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "kuzet.cli", "serve", "--no-migrate",
+            env=service_env(tmp_path, url, free_port()), cwd=tmp_path, stdout=asyncio.subprocess.PIPE,
+            stderr=stderr, start_new_session=True)
+    assert proc.stdout is not None
+    async with asyncio.timeout(60):
+        while True:
+            line = await proc.stdout.readline()
+            assert line, log.read_text()
+            event = orjson.loads(line) if line.startswith(b"{") else {}
+            if event.get("event") == "ready":
+                break
+    child = event["monitor_pid"]
+    os.killpg(proc.pid, signal.SIGINT)
+    async with asyncio.timeout(30):
+        await proc.wait()
+    await until(lambda: not alive(child), timeout_s=5)
+    assert proc.returncode == 0
+    assert "starting it again" not in log.read_text()

@@ -206,6 +206,11 @@ async def run_pipeline(settings: Settings, options: PipelineOptions, stop: async
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
+        if sig == signal.SIGINT and options.parent_pid is not None:
+            # Ctrl-C in a terminal reaches the whole process group: the parent stops this child (SIGTERM) once
+            # it has stopped taking reports, so the child must not stop on its own first.
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+            continue
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
     if options.migrate:
