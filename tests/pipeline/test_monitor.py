@@ -375,3 +375,39 @@ def test_a_batch_of_upserts_hooks_exactly_the_raised_alerts(sessions: sessionmak
     assert rows[(codes[0], "strap_tamper")].end == T0 + timedelta(minutes=1)  # updated in place
     assert hooked == {rows[(codes[1], "case_tamper")].id, rows[(codes[2], "battery_critical")].id}
     assert all(isinstance(o, Owner) for o in view.subject_owner.values())
+
+
+def test_a_batch_of_raised_alerts_is_grouped_as_one_by_one(sessions: sessionmaker[Session]) -> None:
+    """The batch hook loads incidents once: alerts of one person raised in the same batch still share their
+    incident, an earlier open incident of that person is joined, and another person gets their own."""
+    from kuzet.alerts.models import Incident, IncidentAlert
+    from kuzet.domain.alerts import AlertEpisode
+    from kuzet.domain.enums import Severity
+    from kuzet.monitor.service import episode_key, upsert_alerts
+
+    seed(sessions)
+    with sessions() as s:
+        view = load_plan(s)
+    a, b, c = sorted(view.subject_owner)[:3]
+    earlier = AlertEpisode(c, AlertType.BATTERY_CRITICAL, T0 - timedelta(minutes=30), T0, Severity.LOW, device="d")
+    with transaction(sessions) as s:
+        upsert_alerts(s, [earlier], view.subject_owner, raised={episode_key(earlier)}, now=T0)
+    batch = [AlertEpisode(a, AlertType.STRAP_TAMPER, T0, T0, Severity.HIGH, device="d-a"),
+             AlertEpisode(a, AlertType.CASE_TAMPER, T0 + timedelta(minutes=5), T0, Severity.HIGH, device="d-a"),
+             AlertEpisode(b, AlertType.STRAP_TAMPER, T0, T0, Severity.HIGH, device="d-b"),
+             AlertEpisode(c, AlertType.STRAP_TAMPER, T0, T0, Severity.HIGH, device="d-c")]
+    with transaction(sessions) as s:
+        upsert_alerts(s, batch, view.subject_owner, raised={episode_key(e) for e in batch}, now=T0)
+    with sessions() as s:
+        links = s.execute(select(AlertRecord.subject_code, IncidentAlert.incident_id)
+                          .join(IncidentAlert, IncidentAlert.alert_id == AlertRecord.id)).all()
+        incident_of = {code: inc for code, inc in links}
+        by_subject: dict[str, set[int]] = {}
+        for code, inc in links:
+            by_subject.setdefault(code, set()).add(inc)
+        incidents = s.execute(select(func.count()).select_from(Incident)).scalar_one()
+    assert len(by_subject[a]) == 1 and len(by_subject[b]) == 1 and len(by_subject[c]) == 1  # c joined its own
+    assert len({incident_of[a], incident_of[b], incident_of[c]}) == 3
+    assert incidents == 3
+    with sessions() as s:
+        assert s.execute(select(func.count()).select_from(IncidentAlert)).scalar_one() == 5

@@ -29,7 +29,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import orjson
@@ -44,6 +44,9 @@ from kuzet.store.models import AlertRecord, ProtectedPersonRecord, User
 
 from .models import Delivery, EscalationEvent, Subscription
 from .vocabulary import Channel, DeliveryStatus, NotificationEvent, severity_rank
+
+if TYPE_CHECKING:
+    from .workflow import IncidentCache
 
 log = logging.getLogger("kuzet.alerts.notifications")
 
@@ -300,12 +303,14 @@ def queue_raised(session: Session, alert: AlertRecord, now: datetime, transports
 
 
 def on_alert_raised(session: Session, alert_id: int, now: datetime, *, transports: Transports | None = None,
-                    send: bool = True, subscriptions: Sequence[Subscription] | None = None) -> list[Delivery]:
+                    send: bool = True, subscriptions: Sequence[Subscription] | None = None,
+                    incidents: IncidentCache | None = None) -> list[Delivery]:
     """Called by the live monitor when an alert is raised: group it into its incident, queue the messages
     (a proximity alert's protected person first) and, with ``send``, try them at once. Idempotent.
 
-    ``subscriptions``: :func:`active_subscriptions`, loaded once by a caller that raises many alerts in one
-    transaction (the monitor), instead of one query per alert."""
+    ``subscriptions`` (:func:`active_subscriptions`) and ``incidents`` (:class:`~kuzet.alerts.workflow.
+    IncidentCache`): loaded once by a caller that raises many alerts in one transaction (the monitor),
+    instead of queries per alert."""
     from .workflow import group_into_incident
 
     if now.tzinfo is None:
@@ -315,7 +320,7 @@ def on_alert_raised(session: Session, alert_id: int, now: datetime, *, transport
     alert = session.get(AlertRecord, alert_id)
     if alert is None:
         raise LookupError(f"alert {alert_id} not found")
-    group_into_incident(session, alert)
+    group_into_incident(session, alert, cache=incidents)
     queued = queue_raised(session, alert, now, transports, subscriptions)
     if send:
         for row in queued:

@@ -73,17 +73,54 @@ def incident_of(session: Session, alert_id: int) -> Incident | None:
                            .where(IncidentAlert.alert_id == alert_id)).scalar_one_or_none()
 
 
-def group_into_incident(session: Session, alert: AlertRecord) -> Incident:
+@dataclass
+class IncidentCache:
+    """What :func:`group_into_incident` reads, loaded once for a batch of alerts raised in one transaction
+    (the monitor's), and kept up to date as the batch is grouped: which of the alerts already have an
+    incident, and the open incidents of their people. Only valid inside that transaction."""
+
+    linked: dict[int, Incident]
+    open_incidents: dict[tuple[str, Any], list[Incident]]
+
+    @classmethod
+    def load(cls, session: Session, alerts: Sequence[AlertRecord]) -> IncidentCache:
+        ids = [a.id for a in alerts]
+        linked = dict(session.execute(select(IncidentAlert.alert_id, Incident)
+                                      .join(Incident, Incident.id == IncidentAlert.incident_id)
+                                      .where(IncidentAlert.alert_id.in_(ids))).all()) if ids else {}
+        people = {a.person_id for a in alerts if a.person_id is not None}
+        codes = {a.subject_code for a in alerts if a.person_id is None}
+        open_incidents: dict[tuple[str, Any], list[Incident]] = {_who(a): [] for a in alerts}
+        if people or codes:
+            for incident in session.execute(select(Incident).where(
+                    Incident.status == "open", Incident.person_id.in_(people) | Incident.subject_code.in_(codes)
+            ).order_by(Incident.last_activity.desc(), Incident.id)).scalars():
+                # The same candidates as the single-alert query: by person, or by subject code without one.
+                if incident.person_id in people:
+                    open_incidents[("person", incident.person_id)].append(incident)
+                if incident.subject_code in codes:
+                    open_incidents[("subject", incident.subject_code)].append(incident)
+        return cls(linked, open_incidents)
+
+
+def _who(alert: AlertRecord) -> tuple[str, Any]:
+    return ("person", alert.person_id) if alert.person_id is not None else ("subject", alert.subject_code)
+
+
+def group_into_incident(session: Session, alert: AlertRecord, *, cache: IncidentCache | None = None) -> Incident:
     """Put ``alert`` into its person's open incident (one whose last alert started within
     :data:`INCIDENT_WINDOW` before it, or that has an open alert still going on or ended within that window),
-    or open a new incident. Idempotent."""
-    existing = incident_of(session, alert.id)
+    or open a new incident. Idempotent. ``cache``: see :class:`IncidentCache`."""
+    existing = cache.linked.get(alert.id) if cache is not None else incident_of(session, alert.id)
     if existing is not None:
         return existing
-    who = (Incident.person_id == alert.person_id if alert.person_id is not None
-           else Incident.subject_code == alert.subject_code)
-    candidates = session.execute(select(Incident).where(who, Incident.status == "open")
-                                 .order_by(Incident.last_activity.desc())).scalars().all()
+    if cache is not None and _who(alert) in cache.open_incidents:
+        candidates: Sequence[Incident] = cache.open_incidents[_who(alert)]
+    else:
+        who = (Incident.person_id == alert.person_id if alert.person_id is not None
+               else Incident.subject_code == alert.subject_code)
+        candidates = session.execute(select(Incident).where(who, Incident.status == "open")
+                                     .order_by(Incident.last_activity.desc())).scalars().all()
     chosen: Incident | None = None
     for incident in candidates:
         if alert.start - INCIDENT_WINDOW <= incident.last_activity or _has_live_alert(
@@ -104,6 +141,12 @@ def group_into_incident(session: Session, alert: AlertRecord) -> Incident:
             chosen.status, chosen.closed_at = "open", None
     session.add(IncidentAlert(alert_id=alert.id, incident_id=chosen.id))
     session.flush()
+    if cache is not None:
+        cache.linked[alert.id] = chosen
+        group = cache.open_incidents.setdefault(_who(alert), [])
+        if chosen not in group:
+            group.append(chosen)
+        group.sort(key=lambda i: i.last_activity, reverse=True)  # as the query orders them
     return chosen
 
 

@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from kuzet.alerts.absences import absences_fingerprint
 from kuzet.alerts.notifications import active_subscriptions, on_alert_raised
+from kuzet.alerts.workflow import IncidentCache
 from kuzet.domain.alerts import AlertEpisode
 from kuzet.domain.plan import MonitoringPlan
 from kuzet.engine.core import fire_due
@@ -158,20 +159,34 @@ def upsert_alerts(session: Session, episodes: Sequence[AlertEpisode], owners: di
     ids: dict[tuple[Any, ...], int] = dict(zip(latest, returned, strict=True))
     hooked = sorted(k for k in ids if raised and k in raised)
     if hooked:
-        # Loaded once for the batch: the raised alerts (so that each hook finds its row without a query) and
-        # the active subscriptions (one query, not one per alert).
-        loaded = session.execute(select(AlertRecord).where(AlertRecord.id.in_([ids[k] for k in hooked]))
-                                 ).scalars().all()  # held: the session keeps only what is referenced
-        subscriptions = active_subscriptions(session)
-    for key in hooked:
+        _hook_raised(session, [ids[k] for k in hooked], now or created)
+    return len(ids)
+
+
+def _hook_raised(session: Session, alert_ids: Sequence[int], now: datetime) -> None:
+    """The alert workflow's raise hook for a batch: incident grouping and queued notifications.
+
+    What every hook reads is loaded once for the batch (the raised alerts, the active subscriptions, the
+    people's open incidents), and the batch runs in one savepoint. If any hook fails, that savepoint is rolled
+    back and each alert is hooked alone in its own, so that one bad alert cannot cost the others theirs.
+    """
+    alerts = session.execute(select(AlertRecord).where(AlertRecord.id.in_(alert_ids))).scalars().all()
+    subscriptions = active_subscriptions(session)
+    try:
+        with session.begin_nested():
+            incidents = IncidentCache.load(session, alerts)
+            for alert_id in alert_ids:
+                on_alert_raised(session, alert_id, now, send=False, subscriptions=subscriptions,
+                                incidents=incidents)
+        return
+    except Exception:
+        log.warning("the raise hook failed for a batch of %d alerts; hooking them one by one", len(alert_ids))
+    for alert_id in alert_ids:
         try:
             with session.begin_nested():
-                on_alert_raised(session, ids[key], now or created, send=False, subscriptions=subscriptions)
+                on_alert_raised(session, alert_id, now, send=False, subscriptions=subscriptions)
         except Exception:
-            log.exception("queueing the notifications of alert %s failed; the alert worker will retry", ids[key])
-    if hooked:
-        del loaded
-    return len(ids)
+            log.exception("queueing the notifications of alert %s failed; the alert worker will retry", alert_id)
 
 
 def episode_key(ep: AlertEpisode) -> tuple[Any, ...]:
