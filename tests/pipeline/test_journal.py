@@ -148,6 +148,30 @@ async def test_bodies_written_in_the_first_format_are_still_read(tmp_path: Path)
     await journal.close()
 
 
+async def test_an_unreadable_row_is_set_aside_and_the_rest_is_read(tmp_path: Path,
+                                                                    caplog: pytest.LogCaptureFixture) -> None:
+    """A damaged body (or one from a newer version) must not stop the monitor: it is logged, kept in
+    ``journal_rejected`` for an operator, and every good row after it is read."""
+    import sqlite3
+
+    journal = EmbeddedJournal(tmp_path / "journal.db")
+    await journal.start()
+    await journal.append([report("d", 1)], protocol="kuzet")
+    with sqlite3.connect(tmp_path / "journal.db") as conn:
+        conn.execute("INSERT INTO journal (partition, device, protocol, body) VALUES (0, 'd', 'kuzet', ?)",
+                     (b"[2,{not json",))
+    await journal.append([report("d", 3), report("d", 4)], protocol="kuzet")
+    reader = await journal.reader("m", None, {})
+    got = await drain(reader, 3)
+    assert [e.report.seq for e in got] == [1, 3, 4]
+    assert "cannot be read" in caplog.text
+    with sqlite3.connect(tmp_path / "journal.db") as conn:
+        kept = conn.execute('SELECT "offset", body, reader FROM journal_rejected').fetchall()
+    assert kept == [(2, b"[2,{not json", "m")]
+    await reader.close()
+    await journal.close()
+
+
 _READER = """
 import asyncio, sys
 from kuzet.journal.embedded import STREAM, EmbeddedJournal
@@ -210,6 +234,26 @@ async def test_nats_journal_keeps_device_order_per_partition_and_drops_resent_fr
         later = await drain(again, 1)
         assert later and min(e.offset for e in later) == offsets_a[3]
         await again.close()
+    finally:
+        await journal.delete_stream()
+        await journal.close()
+
+
+@pytest.mark.nats
+async def test_an_unreadable_nats_message_is_skipped_and_the_rest_is_read(caplog: pytest.LogCaptureFixture) -> None:
+    journal = NatsJournal("nats://127.0.0.1:4222", stream=f"KZT_TEST_{uuid.uuid4().hex[:8].upper()}", partitions=1)
+    await journal.start()
+    try:
+        await journal.append([report("dev-a", 1)], protocol="teltonika")
+        assert journal._js is not None
+        await journal._js.publish(journal.subject("dev-a", 0), b'{"p": "teltonika", "r": [[2, {"bad": 1}]]}')
+        await journal._js.publish(journal.subject("dev-a", 0), b"\xff not json at all")
+        await journal.append([report("dev-a", 2)], protocol="teltonika")
+        reader = await journal.reader("monitor", None, {})
+        entries = await drain(reader, 2)
+        assert [e.report.seq for e in entries] == [1, 2]
+        assert caplog.text.count("cannot be read") == 2
+        await reader.close()
     finally:
         await journal.delete_stream()
         await journal.close()

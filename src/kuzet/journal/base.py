@@ -12,6 +12,7 @@ The journal never evaluates rules, never writes the store and never drops a reco
 from __future__ import annotations
 
 import base64
+import logging
 import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -23,6 +24,8 @@ import orjson
 
 from kuzet.domain.enums import Closure, Source
 from kuzet.domain.reports import DeviceReport
+
+log = logging.getLogger("kuzet.journal")
 
 #: Default number of device partitions: the unit of scale-out for monitors.
 DEFAULT_PARTITIONS = 8
@@ -116,6 +119,18 @@ def decode_report(data: bytes | str | dict[str, Any]) -> DeviceReport:
         strap=None if strap is None else Closure(strap), case=None if case is None else Closure(case),
         events=tuple(b.get("events") or ()), extra={k: v for k, v in b.items() if k not in _FIELDS},
         raw=None if raw is None else base64.b64decode(raw))
+
+
+def decode_or_reject(data: bytes, where: str) -> DeviceReport | None:
+    """:func:`decode_report`, or ``None`` with an error in the log when the body cannot be read (a damaged
+    row, or one written by a newer version): a reader skips it and goes on, so one bad body never stops a
+    monitor. The caller keeps the body where an operator can find it."""
+    try:
+        return decode_report(data)
+    except Exception as exc:  # any failure to read one body is that body's, not the reader's
+        log.error("journal %s: a body that cannot be read was set aside (%s: %s); its first bytes: %r",
+                  where, type(exc).__name__, exc, bytes(data[:120]))
+        return None
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import queue
 import sqlite3
 import threading
@@ -23,7 +24,9 @@ from pathlib import Path
 
 from kuzet.domain.reports import DeviceReport
 
-from .base import DEFAULT_PARTITIONS, JournalEntry, JournalUnavailable, Routing, decode_report, encode_report
+from .base import DEFAULT_PARTITIONS, JournalEntry, JournalUnavailable, Routing, decode_or_reject, encode_report
+
+log = logging.getLogger("kuzet.journal")
 
 STREAM = "embedded"
 #: How often a reader that is not woken by a commit in its own process (the monitor process of ``kuzet serve``)
@@ -41,6 +44,13 @@ CREATE TABLE IF NOT EXISTS journal (
 CREATE TABLE IF NOT EXISTS journal_confirmed (
     name TEXT PRIMARY KEY,
     "offset" INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS journal_rejected (
+    "offset" INTEGER PRIMARY KEY,
+    protocol TEXT NOT NULL,
+    body BLOB NOT NULL,
+    reader TEXT NOT NULL,
+    at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
 );
 """
 
@@ -261,17 +271,40 @@ class EmbeddedReader:
                'ORDER BY "offset" LIMIT ?')
         return self._conn.execute(sql, (self.position, *self.partitions, limit)).fetchall()
 
-    def _read_entries(self, limit: int) -> list[JournalEntry]:
-        return [JournalEntry(STREAM, off, proto, decode_report(body)) for off, proto, body in self._read(limit)]
+    def _read_entries(self, limit: int) -> tuple[list[JournalEntry], int | None]:
+        """The next readable entries, and the offset of the last row read (readable or not)."""
+        rows = self._read(limit)
+        entries = []
+        for off, proto, body in rows:
+            report = decode_or_reject(body, f"{self.journal.path} offset {off}")
+            if report is None:
+                self._set_aside(off, proto, body)
+            else:
+                entries.append(JournalEntry(STREAM, off, proto, report))
+        return entries, (rows[-1][0] if rows else None)
+
+    def _set_aside(self, offset: int, protocol: str, body: bytes) -> None:
+        """Keep an unreadable row in ``journal_rejected`` (the journal releases read rows in time)."""
+        conn = _connect(self.journal.path)
+        try:
+            conn.execute("INSERT OR IGNORE INTO journal_rejected (\"offset\", protocol, body, reader) "
+                         "VALUES (?, ?, ?, ?)", (offset, protocol, body, self.name))
+        except sqlite3.Error as exc:
+            log.error("could not keep journal offset %s in journal_rejected: %s", offset, exc)
+        finally:
+            conn.close()
 
     async def fetch(self, max_entries: int, wait_s: float) -> list[JournalEntry]:
         deadline = time.monotonic() + wait_s
         while True:
             self.wakeup.clear()
-            entries = await asyncio.to_thread(self._read_entries, max_entries)
+            entries, last = await asyncio.to_thread(self._read_entries, max_entries)
+            if last is not None:
+                self.position = last
             if entries:
-                self.position = entries[-1].offset
                 return entries
+            if last is not None:
+                continue  # only unreadable rows: read on
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return []

@@ -33,7 +33,7 @@ from .base import (
     JournalEntry,
     JournalUnavailable,
     Routing,
-    decode_report,
+    decode_or_reject,
     encode_report,
     partition_of,
 )
@@ -186,9 +186,16 @@ class NatsReader:
         key = stream_key(p)
         for msg in msgs:
             seq = msg.metadata.sequence.stream
-            body = _MESSAGE.decode(msg.data)
-            for raw in body.r:
-                out.append(JournalEntry(key, seq, body.p, decode_report(bytes(raw))))
+            where = f"{self.journal.stream} partition {p} sequence {seq}"
+            try:
+                body = _MESSAGE.decode(msg.data)
+            except msgspec.MsgspecError:
+                decode_or_reject(msg.data, where)  # logged, with its stream sequence
+            else:
+                for raw in body.r:
+                    report = decode_or_reject(bytes(raw), where)
+                    if report is not None:
+                        out.append(JournalEntry(key, seq, body.p, report))
             self._unacked[p].append((seq, msg))
         return out
 
