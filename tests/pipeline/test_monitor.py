@@ -411,3 +411,41 @@ def test_a_batch_of_raised_alerts_is_grouped_as_one_by_one(sessions: sessionmake
     assert incidents == 3
     with sessions() as s:
         assert s.execute(select(func.count()).select_from(IncidentAlert)).scalar_one() == 5
+
+
+async def test_the_monitor_reads_on_after_the_journal_was_unreadable(sqlite_sessions: sessionmaker[Session],
+                                                                     tmp_path: Path) -> None:
+    """A journal that fails to read (here its table is renamed away under the running monitor) is reported
+    and read again until it is back; the monitor never stops for it, and nothing is lost."""
+    import sqlite3
+
+    devices = seed(sqlite_sessions)
+    path = tmp_path / "journal.db"
+    journal = EmbeddedJournal(path)
+    await journal.start()
+    reports = stream(devices, 8)
+    half = len(reports) // 2
+    await journal.append(reports[:half], protocol="kuzet")
+    monitor = Monitor(sqlite_sessions, journal)
+    stop = asyncio.Event()
+    task = asyncio.create_task(monitor.run(stop))
+    try:
+        async with asyncio.timeout(30):
+            while counts(sqlite_sessions)[0] < half:  # noqa: ASYNC110 - polls the store
+                await asyncio.sleep(0.05)
+            with sqlite3.connect(path) as conn:
+                conn.execute("ALTER TABLE journal RENAME TO journal_away")
+            while monitor.stats.failures == 0:  # noqa: ASYNC110 - polls a counter
+                await asyncio.sleep(0.05)
+            with sqlite3.connect(path) as conn:
+                conn.execute("ALTER TABLE journal_away RENAME TO journal")
+            await journal.append(reports[half:], protocol="kuzet")
+            while counts(sqlite_sessions)[0] < len(reports):  # noqa: ASYNC110 - polls the store
+                await asyncio.sleep(0.05)
+    finally:
+        stop.set()
+        await task
+        await journal.close()
+    assert "no such table" in monitor.stats.last_error
+    assert counts(sqlite_sessions)[:2] == (len(reports), len(reports))
+    assert task.exception() is None  # it ran until told to stop

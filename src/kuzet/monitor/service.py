@@ -405,9 +405,27 @@ class Monitor:
         self.ready.set()
         self._last_plan_check = time.monotonic()
         try:
+            delay = 0.2
             while not stop.is_set():
-                assert self._reader is not None
-                entries = await self._reader.fetch(self.batch, self._wait_s())
+                try:
+                    if self._reader is None:
+                        await self._open_reader()
+                    assert self._reader is not None
+                    entries = await self._reader.fetch(self.batch, self._wait_s())
+                    delay = 0.2
+                except Exception as exc:  # the journal is away or damaged: report it, wait, read again
+                    self.stats.failures += 1
+                    self.stats.last_error = f"{type(exc).__name__}: {exc}"
+                    log.error("reading the journal failed, reading again in %.1f s: %s", delay,
+                              self.stats.last_error)
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(stop.wait(), delay)
+                    delay = min(delay * 2, 5.0)
+                    if self._reader is not None:
+                        with contextlib.suppress(Exception):
+                            await self._reader.close()
+                    self._reader = None  # reopened from the offsets processed so far
+                    continue
                 if entries:
                     self.caught_up.clear()
                     await self._guarded(entries, None)
