@@ -142,6 +142,20 @@ async def test_communication_loss_is_raised_by_the_clock_without_new_data(
     await journal.close()
 
 
+async def start_and_drop_a_zone(monitor: Monitor, stop: asyncio.Event, sessions: sessionmaker[Session]
+                                ) -> tuple[asyncio.Task[None], int]:
+    """Start the monitor, then deactivate one zone in the store; returns the task and the zones it had."""
+    task = asyncio.create_task(monitor.run(stop))
+    await asyncio.wait_for(monitor.ready.wait(), 10)
+    assert monitor.view is not None
+    before = sum(len(s.zones) for s in monitor.view.plan.subjects)
+    with transaction(sessions) as s:
+        zone = s.execute(select(ZoneRecord).order_by(ZoneRecord.id)).scalars().first()
+        assert zone is not None
+        zone.active = False
+    return task, before
+
+
 async def test_the_plan_is_refreshed_when_zones_change(sqlite_sessions: sessionmaker[Session],
                                                         tmp_path: Path) -> None:
     seed(sqlite_sessions)
@@ -149,14 +163,8 @@ async def test_the_plan_is_refreshed_when_zones_change(sqlite_sessions: sessionm
     await journal.start()
     monitor = Monitor(sqlite_sessions, journal, plan_refresh=timedelta(seconds=0.1))
     stop = asyncio.Event()
-    task = asyncio.create_task(monitor.run(stop))
-    await asyncio.wait_for(monitor.ready.wait(), 10)
+    task, before = await start_and_drop_a_zone(monitor, stop, sqlite_sessions)
     assert monitor.view is not None
-    before = sum(len(s.zones) for s in monitor.view.plan.subjects)
-    with transaction(sqlite_sessions) as s:
-        zone = s.execute(select(ZoneRecord).order_by(ZoneRecord.id)).scalars().first()
-        assert zone is not None
-        zone.active = False
     for _ in range(100):
         await asyncio.sleep(0.05)
         if sum(len(s.zones) for s in monitor.view.plan.subjects) == before - 1:
@@ -178,14 +186,8 @@ async def test_the_plan_is_refreshed_while_the_journal_is_never_empty(sqlite_ses
     await journal.append(backlog, protocol="kuzet")
     monitor = Monitor(sqlite_sessions, journal, batch=4, plan_refresh=timedelta(seconds=0.1))
     stop = asyncio.Event()
-    task = asyncio.create_task(monitor.run(stop))
-    await asyncio.wait_for(monitor.ready.wait(), 10)
+    task, before = await start_and_drop_a_zone(monitor, stop, sqlite_sessions)
     assert monitor.view is not None
-    before = sum(len(s.zones) for s in monitor.view.plan.subjects)
-    with transaction(sqlite_sessions) as s:
-        zone = s.execute(select(ZoneRecord).order_by(ZoneRecord.id)).scalars().first()
-        assert zone is not None
-        zone.active = False
     read_when_refreshed = None
     async with asyncio.timeout(60):
         while read_when_refreshed is None:
