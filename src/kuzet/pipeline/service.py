@@ -17,6 +17,7 @@ import logging
 import os
 import signal
 import sys
+import time
 from collections.abc import Coroutine
 from dataclasses import dataclass
 from typing import Any
@@ -142,7 +143,9 @@ class MonitorProcess:
         return cmd
 
     async def run(self, stop: asyncio.Event) -> None:
+        delay = self.restart_s
         while not stop.is_set():
+            started = time.monotonic()
             proc = await asyncio.create_subprocess_exec(*self.command(), stdin=asyncio.subprocess.DEVNULL,
                                                         stdout=asyncio.subprocess.PIPE)
             self.pid = proc.pid
@@ -158,9 +161,11 @@ class MonitorProcess:
             stopping.cancel()
             code = await proc.wait()
             self.restarts += 1
-            log.warning("the monitor process %s exited with code %s; starting it again", proc.pid, code)
+            delay = next_restart_delay(delay, time.monotonic() - started, self.restart_s)
+            log.warning("the monitor process %s exited with code %s; starting it again in %.0f s", proc.pid, code,
+                        delay)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), self.restart_s)
+                await asyncio.wait_for(stop.wait(), delay)
 
     async def _read(self, proc: asyncio.subprocess.Process) -> None:
         assert proc.stdout is not None
@@ -181,6 +186,18 @@ class MonitorProcess:
             with contextlib.suppress(ProcessLookupError):
                 proc.kill()
             await proc.wait()
+
+
+def next_restart_delay(previous: float, lived_s: float, base: float, *, stable_s: float = 60.0,
+                       most: float = 30.0) -> float:
+    """Pause before starting a dead child again: ``base`` after a child that ran for ``stable_s`` or more,
+    doubling (up to ``most``) while children keep dying soon after they start (a bad setting, a store that
+    is not there), so that a crash loop does not spin.
+
+    >>> [next_restart_delay(d, 2.0, 1.0) for d in (1.0, 2.0, 16.0, 30.0)], next_restart_delay(30.0, 600.0, 1.0)
+    ([2.0, 4.0, 30.0, 30.0], 1.0)
+    """
+    return base if lived_s >= stable_s else min(most, previous * 2)
 
 
 async def _exit_with_parent(parent_pid: int) -> None:
