@@ -172,6 +172,33 @@ async def test_an_unreadable_row_is_set_aside_and_the_rest_is_read(tmp_path: Pat
     await journal.close()
 
 
+async def test_offsets_go_on_rising_after_every_row_was_released(tmp_path: Path) -> None:
+    """When every row has been confirmed and released (an idle moment, or a clean stop), the next rows must
+    still get offsets above the readers' checkpoints: numbered from 1 again they would never be read."""
+    path = tmp_path / "journal.db"
+    journal = EmbeddedJournal(path, release_every_s=0.0)
+    await journal.start()
+    await journal.append([report("d", n) for n in range(5)], protocol="kuzet")
+    reader = await journal.reader("monitor", None, {})
+    first = await drain(reader, 5)
+    await reader.confirm({STREAM: first[-1].offset})
+    await reader.close()
+    await journal.close()  # releases every confirmed row: the table is empty now
+    for _ in range(2):  # across a restart, and again while running after a release
+        journal = EmbeddedJournal(path, release_every_s=0.0)
+        await journal.start()
+        await journal.append([report("d", 10)], protocol="kuzet")
+        await journal.append([report("d", 11)], protocol="kuzet")
+        reader = await journal.reader("monitor", None, {STREAM: first[-1].offset})
+        later = await drain(reader, 2)
+        assert [e.report.seq for e in later] == [10, 11]
+        assert all(e.offset > first[-1].offset for e in later)
+        first = later
+        await reader.confirm({STREAM: later[-1].offset})
+        await reader.close()
+        await journal.close()
+
+
 _READER = """
 import asyncio, sys
 from kuzet.journal.embedded import STREAM, EmbeddedJournal

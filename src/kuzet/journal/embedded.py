@@ -108,7 +108,7 @@ class EmbeddedJournal(Routing):
         Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         conn = _connect(self.path)
         conn.executescript(_SCHEMA)
-        self._head = conn.execute('SELECT COALESCE(MAX("offset"), 0) FROM journal').fetchone()[0]
+        self._head = _high_water(conn)
         for name, offset in conn.execute('SELECT name, "offset" FROM journal_confirmed').fetchall():
             self._confirm(name, offset)
         self._thread = threading.Thread(target=self._writer, args=(conn,), name="journal-writer", daemon=True)
@@ -165,9 +165,13 @@ class EmbeddedJournal(Routing):
             error: Exception | None = None
             try:
                 conn.execute("BEGIN IMMEDIATE")
-                conn.executemany("INSERT INTO journal (partition, device, protocol, body) VALUES (?, ?, ?, ?)",
-                                 rows)
-                head = conn.execute('SELECT MAX("offset") FROM journal').fetchone()[0]
+                # Offsets are given here, never left to SQLite: it would number the first row of an empty table
+                # 1 again, and a journal whose confirmed rows were all released would then hand out offsets
+                # its readers have long passed (they read only above their checkpoint: the rows were lost).
+                base = max(self._head, _high_water(conn))
+                conn.executemany('INSERT INTO journal ("offset", partition, device, protocol, body) '
+                                 "VALUES (?, ?, ?, ?, ?)", [(base + i, *row) for i, row in enumerate(rows, 1)])
+                head = base + len(rows)
                 conn.execute("COMMIT")
                 self._head = head
                 self.stats.commits += 1
@@ -233,6 +237,14 @@ class EmbeddedJournal(Routing):
     def _forget(self, reader: EmbeddedReader) -> None:
         with self._lock:
             self.stats.waiters = [w for w in self.stats.waiters if w[1] is not reader.wakeup]
+
+
+def _high_water(conn: sqlite3.Connection) -> int:
+    """The highest offset ever given: the highest row left, or, when every row was released, the highest
+    confirmed offset (rows are released only once confirmed, so that is at least the last one given)."""
+    row = conn.execute('SELECT COALESCE(MAX("offset"), 0) FROM journal').fetchone()[0]
+    confirmed = conn.execute('SELECT COALESCE(MAX("offset"), 0) FROM journal_confirmed').fetchone()[0]
+    return max(int(row), int(confirmed))
 
 
 def _record_confirmed(conn: sqlite3.Connection, offsets: Sequence[tuple[str, int]]) -> None:
