@@ -19,6 +19,8 @@ from sqlalchemy.orm import Session
 
 from kuzet.store.models import AuditEntry
 
+from .models import AuditChainStart
+
 _ADVISORY_KEY = 0x6B757A6574  # "kuzet"
 
 
@@ -100,10 +102,8 @@ class VerifyResult:
     reason: str = ""
 
 
-def chain_start(session: Session) -> Any:
+def chain_start(session: Session) -> AuditChainStart | None:
     """The latest :class:`~kuzet.audit.models.AuditChainStart` (where a pruned chain begins), or ``None``."""
-    from .models import AuditChainStart
-
     return session.execute(select(AuditChainStart).order_by(AuditChainStart.id.desc()).limit(1)).scalar()
 
 
@@ -161,8 +161,6 @@ def prune(session: Session, cutoff: datetime, key: str, *, keep: ColumnElement[b
     signed (:class:`~kuzet.audit.models.AuditChainStart`). The whole chain is verified first: pruning a chain
     that does not verify would destroy the evidence of the tampering, so it is refused.
     """
-    from .models import AuditChainStart
-
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _ADVISORY_KEY})
     e = AuditEntry

@@ -18,7 +18,7 @@ import queue
 import sqlite3
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -247,6 +247,24 @@ def _high_water(conn: sqlite3.Connection) -> int:
     return max(int(row), int(confirmed))
 
 
+@contextlib.contextmanager
+def _write_once(path: str) -> Iterator[sqlite3.Connection]:
+    """One short write transaction from a reader (which holds only a read-only connection): committed on
+    leaving, rolled back on an error, which is raised."""
+    conn = _connect(path)
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+    finally:
+        conn.close()
+
+
 def _record_confirmed(conn: sqlite3.Connection, offsets: Sequence[tuple[str, int]]) -> None:
     """Upsert readers' confirmed offsets; an offset never goes back (a stale copy cannot undo a newer one)."""
     conn.executemany('INSERT INTO journal_confirmed (name, "offset") VALUES (?, ?) ON CONFLICT(name) '
@@ -297,14 +315,12 @@ class EmbeddedReader:
 
     def _set_aside(self, offset: int, protocol: str, body: bytes) -> None:
         """Keep an unreadable row in ``journal_rejected`` (the journal releases read rows in time)."""
-        conn = _connect(self.journal.path)
         try:
-            conn.execute("INSERT OR IGNORE INTO journal_rejected (\"offset\", protocol, body, reader) "
-                         "VALUES (?, ?, ?, ?)", (offset, protocol, body, self.name))
+            with _write_once(self.journal.path) as conn:
+                conn.execute("INSERT OR IGNORE INTO journal_rejected (\"offset\", protocol, body, reader) "
+                             "VALUES (?, ?, ?, ?)", (offset, protocol, body, self.name))
         except sqlite3.Error as exc:
             log.error("could not keep journal offset %s in journal_rejected: %s", offset, exc)
-        finally:
-            conn.close()
 
     async def fetch(self, max_entries: int, wait_s: float) -> list[JournalEntry]:
         deadline = time.monotonic() + wait_s
@@ -334,17 +350,8 @@ class EmbeddedReader:
         await asyncio.to_thread(self._record, offset)
 
     def _record(self, offset: int) -> None:
-        conn = _connect(self.journal.path)
-        try:
-            conn.execute("BEGIN IMMEDIATE")
+        with _write_once(self.journal.path) as conn:
             _record_confirmed(conn, [(self.name, offset)])
-            conn.execute("COMMIT")
-        except sqlite3.Error:
-            with contextlib.suppress(sqlite3.Error):
-                conn.execute("ROLLBACK")
-            raise
-        finally:
-            conn.close()
 
     async def close(self) -> None:
         self.journal._forget(self)

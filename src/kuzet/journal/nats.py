@@ -35,6 +35,7 @@ from .base import (
     Routing,
     decode_or_reject,
     encode_report,
+    log,
     partition_of,
 )
 
@@ -189,8 +190,9 @@ class NatsReader:
             where = f"{self.journal.stream} partition {p} sequence {seq}"
             try:
                 body = _MESSAGE.decode(msg.data)
-            except msgspec.MsgspecError:
-                decode_or_reject(msg.data, where)  # logged, with its stream sequence
+            except msgspec.MsgspecError as exc:
+                log.error("journal %s: a message that cannot be read was skipped (%s); its first bytes: %r",
+                          where, exc, bytes(msg.data[:120]))
             else:
                 for raw in body.r:
                     report = decode_or_reject(bytes(raw), where)

@@ -154,8 +154,7 @@ def upsert_alerts(session: Session, episodes: Sequence[AlertEpisode], owners: di
             "created_at": created,
         })
     # One statement for the batch (SQLAlchemy's "insertmanyvalues"), the ids back in the order of ``params``.
-    returned = session.execute(stmt, params).scalars().all() if len(params) > 1 else \
-        [session.execute(stmt, params[0]).scalar_one()]
+    returned = session.execute(stmt, params).scalars().all()
     ids: dict[tuple[Any, ...], int] = dict(zip(latest, returned, strict=True))
     hooked = sorted(k for k in ids if raised and k in raised)
     if hooked:
@@ -406,10 +405,12 @@ class Monitor:
         self._last_plan_check = time.monotonic()
         try:
             delay = 0.2
+            reopen = False
             while not stop.is_set():
                 try:
-                    if self._reader is None:
+                    if reopen:  # from the offsets processed so far
                         await self._open_reader()
+                        reopen = False
                     assert self._reader is not None
                     entries = await self._reader.fetch(self.batch, self._wait_s())
                     delay = 0.2
@@ -421,10 +422,7 @@ class Monitor:
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(stop.wait(), delay)
                     delay = min(delay * 2, 5.0)
-                    if self._reader is not None:
-                        with contextlib.suppress(Exception):
-                            await self._reader.close()
-                    self._reader = None  # reopened from the offsets processed so far
+                    reopen = True
                     continue
                 if entries:
                     self.caught_up.clear()
